@@ -1,0 +1,122 @@
+"""Pure mapping between a stdlib record's properties and OpenTelemetry log attributes."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry._logs import SeverityNumber
+
+from otel_revops.rendering import safe_repr, safe_str
+
+__all__ = [
+    "INTERNAL_PREFIXES",
+    "RECORD_UID",
+    "level_severity_number",
+    "level_severity_text",
+    "new_record_uid",
+    "to_any_value",
+    "user_properties",
+]
+
+#: Attribute prefixes the library and OTel add themselves; everything else is the user's property.
+INTERNAL_PREFIXES = ("code.", "exception.", "log.record.", "otel.", "thread.", "process.")
+#: OTel's semantic-convention attribute for a record's unique id (24 hex digits, an ObjectId).
+RECORD_UID = "log.record.uid"
+
+_MAX_DEPTH = 16
+_COUNTER = [int.from_bytes(os.urandom(3), "big")]
+_PROCESS: list[int | bytes] = [os.getpid(), os.urandom(5)]
+_UID_LOCK = threading.Lock()
+
+
+def new_record_uid(timestamp: float) -> str:
+    """A new ObjectId-compatible id (24 hex digits) for a record created at ``timestamp``.
+
+    Fixed once, when the record enters the pipeline, so an exporter that retries a batch can
+    recognise a record it already stored.
+    """
+    pid = os.getpid()
+    with _UID_LOCK:
+        if _PROCESS[0] != pid:  # a forked child must not repeat its parent's ids
+            _PROCESS[0], _PROCESS[1] = pid, os.urandom(5)
+        _COUNTER[0] = (_COUNTER[0] + 1) & 0xFFFFFF
+        counter = _COUNTER[0]
+        random_part = bytes(_PROCESS[1])
+    raw = int(timestamp).to_bytes(4, "big") + random_part + counter.to_bytes(3, "big")
+    return raw.hex()
+
+
+def user_properties(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The user's properties among a record's attributes (drops ``code.*``, ``exception.*`` and the like)."""
+    if not attributes:
+        return {}
+    return {k: v for k, v in attributes.items() if not k.startswith(INTERNAL_PREFIXES)}
+
+
+def to_any_value(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
+    """``value`` made into an OTel ``AnyValue``: str, bool, int, float, bytes, lists and string-keyed maps.
+
+    Anything else becomes its ``str``; cycles and over-deep nesting become markers. Never raises.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or kind is bytes or value is None:
+        return value
+    if kind is int:
+        return value if -(2**63) <= value < 2**63 else str(value)
+    if kind is float:
+        return value if math.isfinite(value) else str(value)
+    if _depth >= _MAX_DEPTH:
+        return "<too deep>"
+    if isinstance(value, Mapping):
+        if id(value) in _seen:
+            return "<cycle>"
+        seen = _seen | {id(value)}
+        try:
+            return {safe_str(k): to_any_value(v, _depth + 1, seen) for k, v in list(value.items())}
+        except Exception:  # noqa: BLE001 - a broken mapping
+            return safe_repr(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        if id(value) in _seen:
+            return "<cycle>"
+        seen = _seen | {id(value)}
+        return [to_any_value(v, _depth + 1, seen) for v in list(value)]
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return to_any_value(int(value))
+    if isinstance(value, float):
+        return to_any_value(float(value))
+    if isinstance(value, str):
+        return str.__str__(value)
+    return safe_str(value)
+
+
+def level_severity_number(levelno: int) -> SeverityNumber:
+    """OTel's severity number for a stdlib level: DEBUG 5, INFO 9, WARNING 13, ERROR 17, CRITICAL 21,
+    levels in between one to three steps above their base."""
+    for base_level, base_number in ((50, 21), (40, 17), (30, 13), (20, 9), (10, 5)):
+        if levelno >= base_level:
+            return SeverityNumber(base_number + min(3, levelno - base_level))
+    return SeverityNumber(max(1, min(4, levelno)))
+
+
+def level_severity_text(levelno: int) -> str:
+    """OTel's severity text for a stdlib level (``WARN`` and ``FATAL`` as the spec displays them)."""
+    if levelno >= logging.CRITICAL:
+        return "FATAL"
+    if levelno >= logging.ERROR:
+        return "ERROR"
+    if levelno >= logging.WARNING:
+        return "WARN"
+    if levelno >= logging.INFO:
+        return "INFO"
+    if levelno >= logging.DEBUG:
+        return "DEBUG"
+    return "TRACE"

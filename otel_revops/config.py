@@ -1,0 +1,274 @@
+"""Settings: constructor argument → ``OTEL_REVOPS_*`` / ``OTEL_*`` environment → default.
+
+Every setting is resolved once, at configure time, and validated there: a bad value raises
+:class:`ConfigurationError` naming the setting, its environment variable and the allowed values,
+instead of failing later on a logging call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, TextIO, TypeVar
+
+__all__ = ["ConfigurationError", "Settings", "parse_bool", "parse_level", "parse_levels"]
+
+ConsoleMode = Literal["pretty", "json", "none"]
+ColorMode = Literal["auto", "always", "never"]
+OtlpProtocol = Literal["grpc", "http/protobuf"]
+
+_T = TypeVar("_T")
+
+LEVEL_NAMES: dict[str, int] = {
+    "trace": 5,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+    "critical": logging.CRITICAL,
+}
+_LEVEL_CHOICES = "debug, info, warning, error, critical (or a number)"
+
+
+class ConfigurationError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting and what is allowed."""
+
+
+def _describe(name: str, env: str | None) -> str:
+    return f"{name} ({env})" if env else name
+
+
+def parse_bool(value: str | bool, *, name: str = "value", env: str | None = None) -> bool:
+    """Parse ``true/false/1/0/yes/no/on/off`` (any case) into a bool."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigurationError(f"{_describe(name, env)}={value!r} is not valid: expected true or false")
+
+
+def parse_level(value: str | int, *, name: str = "log_level", env: str | None = None) -> int:
+    """Turn a level name (``debug``, ``INFO``, ``warn`` …) or number into a stdlib level number."""
+    if isinstance(value, bool):
+        raise ConfigurationError(f"{_describe(name, env)}={value!r} is not valid: expected {_LEVEL_CHOICES}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigurationError(f"{_describe(name, env)}={value!r} is not valid: expected {_LEVEL_CHOICES}")
+        return value
+    text = str(value).strip().lower()
+    if text.isdigit():
+        return int(text)
+    if text in LEVEL_NAMES:
+        return LEVEL_NAMES[text]
+    raise ConfigurationError(f"{_describe(name, env)}={value!r} is not valid: expected {_LEVEL_CHOICES}")
+
+
+def parse_levels(
+    value: str | Mapping[str, str | int], *, name: str = "log_levels", env: str | None = None
+) -> dict[str, int]:
+    """Parse per-category levels: ``"inngest.sync=debug,pymongo=warning"`` or a mapping."""
+    items: list[tuple[str, str | int]]
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    else:
+        items = []
+        for raw_part in str(value).split(","):
+            part = raw_part.strip()
+            if not part:
+                continue
+            category, sep, level = part.partition("=")
+            if not sep or not category.strip():
+                raise ConfigurationError(
+                    f"{_describe(name, env)}={value!r} is not valid: expected comma-separated "
+                    f"category=level pairs, e.g. 'inngest.sync=debug,pymongo=warning'"
+                )
+            items.append((category.strip(), level.strip()))
+    return {category: parse_level(level, name=f"{name}[{category}]", env=env) for category, level in items}
+
+
+def _choice(value: str, allowed: tuple[str, ...], *, name: str, env: str | None) -> str:
+    text = str(value).strip().lower()
+    if text not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise ConfigurationError(f"{_describe(name, env)}={value!r} is not valid: expected one of {choices}")
+    return text
+
+
+def _int(value: str | int, *, name: str, env: str | None, minimum: int) -> int:
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        number = minimum - 1
+    if isinstance(value, bool) or number < minimum:
+        raise ConfigurationError(f"{_describe(name, env)}={value!r} is not valid: expected an integer >= {minimum}")
+    return number
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """How one setting resolves: its environment variables in order, its default and its parser."""
+
+    envs: tuple[str, ...]
+    default: Any
+    parse: Callable[[Any, str, str | None], Any] | None = None
+
+
+def _spec(*envs: str, default: Any = None, parse: Callable[[Any, str, str | None], Any] | None = None) -> Any:
+    return field(default=default, metadata={"spec": _Spec(envs, default, parse)})
+
+
+def _p_choice(*allowed: str) -> Callable[[Any, str, str | None], Any]:
+    return lambda value, name, env: _choice(value, allowed, name=name, env=env)
+
+
+def _p_int(minimum: int) -> Callable[[Any, str, str | None], Any]:
+    return lambda value, name, env: _int(value, name=name, env=env, minimum=minimum)
+
+
+def _p_bool(value: Any, name: str, env: str | None) -> bool:
+    return parse_bool(value, name=name, env=env)
+
+
+def _p_level(value: Any, name: str, env: str | None) -> int:
+    return parse_level(value, name=name, env=env)
+
+
+def _p_levels(value: Any, name: str, env: str | None) -> dict[str, int]:
+    return parse_levels(value, name=name, env=env)
+
+
+def _p_str(value: Any, name: str, env: str | None) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _p_stream(value: Any, name: str, env: str | None) -> TextIO | None:
+    if value is None:
+        return None
+    if not callable(getattr(value, "write", None)):
+        raise ConfigurationError(f"{name}={value!r} is not valid: expected a text stream with a write() method")
+    return value  # type: ignore[no-any-return]
+
+
+def _p_float_ms(value: Any, name: str, env: str | None) -> int:
+    return _int(value, name=name, env=env, minimum=0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the library, resolved and validated.
+
+    Use :meth:`Settings.resolve`; each field documents its environment variable and default.
+    """
+
+    #: ``service.name`` of the resource. ``OTEL_SERVICE_NAME``; default ``revops-sync``.
+    service_name: str = _spec("OTEL_SERVICE_NAME", default="revops-sync", parse=_p_str)
+    #: Console output: ``pretty`` (the original format), ``json`` (one object a line) or ``none``.
+    console: ConsoleMode = _spec("OTEL_REVOPS_CONSOLE", default="pretty", parse=_p_choice("pretty", "json", "none"))
+    #: Where the console writes; default ``sys.stderr`` at configure time.
+    console_stream: TextIO | None = _spec(default=None, parse=_p_stream)
+    #: Colour on the console: ``auto`` (terminals only, honouring ``NO_COLOR``/``FORCE_COLOR``), ``always``, ``never``.
+    console_colors: ColorMode = _spec(
+        "OTEL_REVOPS_CONSOLE_COLORS", default="auto", parse=_p_choice("auto", "always", "never")
+    )
+    #: Level of the root logger. ``OTEL_REVOPS_LOG_LEVEL``; default ``info``.
+    log_level: int = _spec("OTEL_REVOPS_LOG_LEVEL", default=logging.INFO, parse=_p_level)
+    #: Per-category levels. ``OTEL_REVOPS_LOG_LEVELS``, e.g. ``inngest.sync=debug,pymongo=warning``.
+    log_levels: dict[str, int] = _spec("OTEL_REVOPS_LOG_LEVELS", default=None, parse=_p_levels)
+    #: Records the calling thread may queue for export before it waits (then drops and counts).
+    max_queue_size: int = _spec("OTEL_REVOPS_MAX_QUEUE_SIZE", default=50_000, parse=_p_int(1))
+    #: How long a logging call may wait for room in a full queue, in milliseconds, before dropping.
+    enqueue_timeout_ms: int = _spec("OTEL_REVOPS_ENQUEUE_TIMEOUT_MS", default=1000, parse=_p_float_ms)
+    #: Records each exporter may hold waiting for export (beyond it: dropped and counted).
+    export_queue_size: int = _spec("OTEL_REVOPS_EXPORT_QUEUE_SIZE", default=100_000, parse=_p_int(1))
+    #: Largest batch handed to an exporter.
+    export_batch_size: int = _spec("OTEL_REVOPS_EXPORT_BATCH_SIZE", default=512, parse=_p_int(1))
+    #: Longest a record waits before its batch is exported, in milliseconds.
+    export_delay_ms: int = _spec("OTEL_REVOPS_EXPORT_DELAY_MS", default=500, parse=_p_int(1))
+    #: Deadline for flushing everything at shutdown / exit, in milliseconds.
+    shutdown_timeout_ms: int = _spec("OTEL_REVOPS_SHUTDOWN_TIMEOUT_MS", default=10_000, parse=_p_int(0))
+    #: MongoDB URI; enables the MongoDB exporter. ``OTEL_REVOPS_MONGODB_URI``, then ``MONGODB_URI``.
+    mongodb_uri: str | None = _spec("OTEL_REVOPS_MONGODB_URI", "MONGODB_URI", default=None, parse=_p_str)
+    #: Database; default the URI's database, else ``revops``.
+    mongodb_database: str | None = _spec("OTEL_REVOPS_MONGODB_DATABASE", default=None, parse=_p_str)
+    #: Collection holding the execution documents (``logs`` array, ``lastHeartbeat``).
+    mongodb_executions_collection: str = _spec(
+        "OTEL_REVOPS_MONGODB_EXECUTIONS_COLLECTION", default="job_executions", parse=_p_str
+    )
+    #: Collection holding one document per record (the complete history).
+    mongodb_logs_collection: str = _spec("OTEL_REVOPS_MONGODB_LOGS_COLLECTION", default="execution_logs", parse=_p_str)
+    #: How many entries the execution document's ``logs`` array keeps (the newest).
+    mongodb_embedded_limit: int = _spec("OTEL_REVOPS_MONGODB_EMBEDDED_LIMIT", default=1000, parse=_p_int(1))
+    #: Days the history keeps a record (TTL index); 0 keeps forever.
+    mongodb_retention_days: int = _spec("OTEL_REVOPS_MONGODB_RETENTION_DAYS", default=30, parse=_p_int(0))
+    #: Create the execution document when it does not exist.
+    mongodb_upsert: bool = _spec("OTEL_REVOPS_MONGODB_UPSERT", default=False, parse=_p_bool)
+    #: Largest message or value stored, in bytes; longer ones are truncated with a marker.
+    mongodb_max_value_bytes: int = _spec("OTEL_REVOPS_MONGODB_MAX_VALUE_BYTES", default=65_536, parse=_p_int(64))
+    #: OTLP endpoint; enables OTLP forwarding.
+    #: ``OTEL_EXPORTER_OTLP_LOGS_ENDPOINT``, then ``OTEL_EXPORTER_OTLP_ENDPOINT``.
+    otlp_endpoint: str | None = _spec(
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", default=None, parse=_p_str
+    )
+    #: OTLP protocol: ``grpc`` or ``http/protobuf``.
+    otlp_protocol: OtlpProtocol = _spec(
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        default="grpc",
+        parse=_p_choice("grpc", "http/protobuf"),
+    )
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The keyword names :meth:`resolve` accepts."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def env_var(cls, name: str) -> str | None:
+        """The first environment variable that sets ``name``, if any."""
+        for f in fields(cls):
+            if f.name == name:
+                spec: _Spec = f.metadata["spec"]
+                return spec.envs[0] if spec.envs else None
+        raise KeyError(name)
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Resolve every setting: keyword argument (not ``None``) → environment → default.
+
+        Raises :class:`ConfigurationError` for an unknown keyword or a bad value.
+        """
+        environ = os.environ if env is None else env
+        known = cls.names()
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ConfigurationError(f"unknown setting(s) {', '.join(unknown)}: expected some of {', '.join(known)}")
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            spec = f.metadata["spec"]
+            raw: Any = overrides.get(f.name)
+            source_env: str | None = None
+            if raw is None:
+                for env_name in spec.envs:
+                    if environ.get(env_name, "").strip():
+                        raw, source_env = environ[env_name], env_name
+                        break
+            if raw is None:
+                values[f.name] = spec.default
+                continue
+            values[f.name] = spec.parse(raw, f.name, source_env) if spec.parse else raw
+        if values["log_levels"] is None:
+            values["log_levels"] = {}
+        if values["console_stream"] is None:
+            values["console_stream"] = sys.stderr
+        return cls(**values)

@@ -1,0 +1,1 @@
+"""Exporters: the console (pretty and JSON) and MongoDB."""

@@ -1,0 +1,172 @@
+"""The hand-off between the application's threads and OpenTelemetry.
+
+The calling thread appends ``(record, context snapshot, span)`` to a bounded deque — nothing else.
+A worker thread turns each into an OTel ``LogRecord`` and emits it on the ``LoggerProvider``, whose
+processors batch and export. When the deque is full a logging call waits a bounded time for room
+(back-pressure instead of loss), then drops the record and counts it.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.sdk._logs import Logger, LoggerProvider
+from opentelemetry.trace import SpanContext
+
+from otel_revops.context import EXPORTING
+from otel_revops.diagnostics import warn
+from otel_revops.translate import to_otel_record
+
+__all__ = ["RecordForwarder"]
+
+Item = tuple[logging.LogRecord, Mapping[str, Any], "SpanContext | None"]
+
+
+class _Flush:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class RecordForwarder:
+    """Bounded queue plus worker that forwards stdlib records into a :class:`LoggerProvider`."""
+
+    def __init__(
+        self,
+        provider: LoggerProvider,
+        *,
+        max_queue_size: int = 50_000,
+        enqueue_timeout_millis: int = 1000,
+        batch_size: int = 512,
+        delay_millis: int = 200,
+    ) -> None:
+        self.provider = provider
+        self._max = max_queue_size
+        self._enqueue_timeout = enqueue_timeout_millis / 1000
+        self._wake_at = batch_size
+        self._delay = delay_millis / 1000
+        self.forwarded = 0
+        self.dropped = 0
+        self.failed = 0
+        self._closed = False
+        self._loggers: dict[str, Logger] = {}
+        self._init_state()
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._init_state)
+            os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
+
+    def _init_state(self) -> None:
+        # Also the fork handler: the child starts with an empty queue (its parent exports what it held)
+        # and its own locks and worker.
+        self._queue: collections.deque[Item | _Flush] = collections.deque()
+        self._wake = threading.Event()
+        self._room = threading.Condition(threading.Lock())
+        self._worker: threading.Thread | None = None
+        self._worker_lock = threading.Lock()
+
+    def put(self, item: Item) -> None:
+        """Queue one record; waits at most the enqueue timeout when full, then drops and counts it."""
+        queue = self._queue
+        if len(queue) >= self._max and not self._wait_for_room():
+            self.dropped += 1
+            warn("forwarder-full", f"export queue full ({self._max} records): {self.dropped} records dropped so far")
+            return
+        queue.append(item)
+        if self._worker is None:
+            self._start_worker()
+        if len(queue) >= self._wake_at:
+            self._wake.set()
+
+    def _wait_for_room(self) -> bool:
+        if self._closed:
+            return False
+        deadline = time.monotonic() + self._enqueue_timeout
+        self._wake.set()
+        with self._room:
+            while len(self._queue) >= self._max:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    return False
+                self._room.wait(remaining)
+        return True
+
+    def _start_worker(self) -> None:
+        with self._worker_lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="otel-revops-forwarder", daemon=True)
+                self._worker.start()
+
+    def _run(self) -> None:
+        EXPORTING.set(True)
+        while True:
+            self._wake.wait(self._delay)
+            self._wake.clear()
+            self._drain()
+            if self._closed and not self._queue:
+                return
+
+    def _drain(self) -> None:
+        queue = self._queue
+        loggers = self._loggers
+        provider = self.provider
+        count = 0
+        while queue:
+            item = queue.popleft()
+            if isinstance(item, _Flush):
+                item.done.set()
+                continue
+            record, base, span = item
+            try:
+                logger = loggers.get(record.name)
+                if logger is None:
+                    logger = loggers[record.name] = provider.get_logger(record.name)  # type: ignore[assignment]
+                logger.emit(to_otel_record(record, base, span))  # type: ignore[union-attr]
+                self.forwarded += 1
+            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others
+                self.failed += 1
+                warn("forwarder-error", f"could not forward a record: {type(exc).__name__}: {exc}")
+            count += 1
+            if count % 256 == 0:
+                self._notify_room()
+        self._notify_room()
+
+    def _notify_room(self) -> None:
+        with self._room:
+            self._room.notify_all()
+
+    def flush(self, timeout_millis: int) -> bool:
+        """Wait until every record queued before this call was emitted to the provider."""
+        if self._worker is None or not self._worker.is_alive():
+            if not self._queue:
+                return True
+            self._start_worker()
+        marker = _Flush()
+        self._queue.append(marker)
+        self._wake.set()
+        return marker.done.wait(max(0.0, timeout_millis / 1000))
+
+    def close(self, timeout_millis: int) -> bool:
+        """Forward what is queued (within the timeout) and stop the worker."""
+        done = self.flush(timeout_millis)
+        self._closed = True
+        self._wake.set()
+        self._notify_room()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(max(0.0, timeout_millis / 1000))
+        left = sum(1 for item in self._queue if not isinstance(item, _Flush))
+        if left:
+            self.dropped += left
+            warn("forwarder-close", f"{left} records not forwarded before the shutdown deadline")
+        return done
+
+    def stats(self) -> dict[str, int]:
+        """Counts: forwarded, dropped (queue full or shutdown), failed (translation errors), queued."""
+        return {"forwarded": self.forwarded, "dropped": self.dropped, "failed": self.failed, "queued": len(self._queue)}

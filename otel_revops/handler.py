@@ -1,0 +1,73 @@
+"""The stdlib → OpenTelemetry bridge handler, attached to the root logger.
+
+Its ``emit`` is the hot path of every logging call, so it does only what must happen on the calling
+thread: read the execution context and the active span once, merge a ``%``-formatted message, write
+the console line (which must be out before the call returns), and append to the forwarder's bounded
+queue. Translation to OTel, attribute validation and exporting happen on worker threads.
+
+Records logged while an exporter runs (:func:`otel_revops.context.exporting`) reach the console only,
+so an exporter's own logs — or its driver's — never feed back into the exporters.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from opentelemetry.trace import get_current_span
+
+from otel_revops.context import EXECUTION, EXPORTING, SUPPRESSED
+from otel_revops.diagnostics import warn
+from otel_revops.exporters.console import ConsoleWriter
+from otel_revops.forwarder import RecordForwarder
+from otel_revops.records import freeze_message, record_properties
+
+__all__ = ["BridgeHandler"]
+
+
+class BridgeHandler(logging.Handler):
+    """Writes each record to the console (if any) and forwards it to OpenTelemetry (if any)."""
+
+    def __init__(
+        self,
+        *,
+        console: ConsoleWriter | None = None,
+        forwarder: RecordForwarder | None = None,
+        level: int = logging.NOTSET,
+    ) -> None:
+        super().__init__(level)
+        self.console = console
+        self.forwarder = forwarder
+        self.errors = 0
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter and emit without the handler lock: the queue and the console are safe on their own."""
+        if self.filters and not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Console line, then a bounded enqueue for export; never raises."""
+        try:
+            if SUPPRESSED.get():
+                return
+            base = EXECUTION.get()
+            if record.args:
+                freeze_message(record)
+            span_context = get_current_span().get_span_context()
+            span = span_context if span_context.is_valid else None
+            console = self.console
+            if console is not None:
+                base = record_properties(record, base)
+                console.write_record(record, base, span)
+            forwarder = self.forwarder
+            if forwarder is not None and not EXPORTING.get():
+                forwarder.put((record, base, span))
+        except Exception as exc:  # noqa: BLE001 - a logging call never raises into the application
+            self.errors += 1
+            warn("handler-error", f"a record could not be handled: {type(exc).__name__}: {exc}")
+
+    def flush(self) -> None:
+        """Flush the console stream."""
+        if self.console is not None:
+            self.console.flush()

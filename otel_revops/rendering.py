@@ -1,0 +1,253 @@
+"""Pure functions turning one record into console text: the original's pretty format and JSON lines.
+
+Nothing here does I/O or raises on odd values: anything that cannot be shown as JSON is shown by a
+safe representation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from json.encoder import encode_basestring
+from typing import Any
+
+__all__ = [
+    "ANSI",
+    "ASCII_GLYPHS",
+    "EMOJI_GLYPHS",
+    "PLAIN",
+    "Glyphs",
+    "Palette",
+    "format_timestamp",
+    "jsonable",
+    "level_name",
+    "render_json",
+    "render_pretty",
+    "render_properties",
+    "safe_repr",
+    "safe_str",
+]
+
+Glyphs = tuple[str, str, str, str, str]
+#: debug, info, warning, error, critical — the original's emoji.
+EMOJI_GLYPHS: Glyphs = ("🔍", "ℹ️", "⚠️", "❌", "🚨")
+#: For streams that cannot encode the emoji.
+ASCII_GLYPHS: Glyphs = ("[.]", "[i]", "[!]", "[x]", "[X]")
+
+_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Palette:
+    """ANSI sequences for each part of a pretty line (empty strings: no colour)."""
+
+    levels: tuple[str, str, str, str, str] = ("", "", "", "", "")
+    dim: str = ""
+    bold: str = ""
+    reset: str = ""
+
+
+PLAIN = Palette()
+ANSI = Palette(
+    levels=("\x1b[36m", "\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[1;31m"),
+    dim="\x1b[2m",
+    bold="\x1b[1m",
+    reset="\x1b[0m",
+)
+
+
+def level_index(levelno: int) -> int:
+    """0..4 for debug, info, warning, error, critical; custom levels take the nearest one below."""
+    if levelno >= 50:
+        return 4
+    if levelno >= 40:
+        return 3
+    if levelno >= 30:
+        return 2
+    if levelno >= 20:
+        return 1
+    return 0
+
+
+def level_name(levelno: int) -> str:
+    """The upper-case name shown for a stdlib level number."""
+    return _NAMES[level_index(levelno)]
+
+
+_second_cache: list[Any] = [-1, ""]
+
+
+def format_timestamp(created: float) -> str:
+    """UTC ISO-8601 with milliseconds and ``Z``: ``2024-01-15T10:30:45.123Z``."""
+    seconds = int(created)
+    millis = int((created - seconds) * 1000)
+    cache = _second_cache
+    if cache[0] != seconds:
+        # One strftime per second of wall clock: the prefix is shared by every record within it.
+        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        cache[0] = seconds
+    return f"{cache[1]}.{millis:03d}Z"
+
+
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, or a placeholder naming the type when ``repr`` itself fails."""
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - a user's __repr__ may raise anything
+        return f"<unrepresentable {_type_name(value)}>"
+
+
+def safe_str(value: Any) -> str:
+    """``str(value)``, falling back to :func:`safe_repr` when ``str`` fails."""
+    if type(value) is str:
+        return value
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a user's __str__ may raise anything
+        return safe_repr(value)
+
+
+def _type_name(value: Any) -> str:
+    try:
+        return type(value).__qualname__
+    except Exception:  # noqa: BLE001
+        return "object"
+
+
+_MAX_DEPTH = 32
+
+
+def jsonable(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
+    """A copy of ``value`` made only of JSON types: cycles, non-string keys, bytes and objects made safe."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if _depth >= _MAX_DEPTH:
+        return "<too deep>"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return safe_repr(bytes(value))
+    if isinstance(value, Mapping):
+        if id(value) in _seen:
+            return "<cycle>"
+        seen = _seen | {id(value)}
+        try:
+            return {safe_str(k): jsonable(v, _depth + 1, seen) for k, v in list(value.items())}
+        except Exception:  # noqa: BLE001 - a broken mapping
+            return safe_repr(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        if id(value) in _seen:
+            return "<cycle>"
+        seen = _seen | {id(value)}
+        return [jsonable(v, _depth + 1, seen) for v in list(value)]
+    return safe_str(value)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return safe_repr(bytes(value))
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    return safe_str(value)
+
+
+def _dumps(value: Any, indent: int | None) -> str:
+    try:
+        return json.dumps(value, indent=indent, ensure_ascii=False, default=_default)
+    except (ValueError, TypeError, RecursionError):
+        # Cycles, non-string keys or broken containers: rebuild from safe parts.
+        return json.dumps(jsonable(value), indent=indent, ensure_ascii=False)
+
+
+def _scalar(value: Any) -> str | None:
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is float:
+        if math.isfinite(value):
+            return repr(value)
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return None
+
+
+def render_properties(properties: Mapping[str, Any], indent: str = "   ") -> str:
+    """Properties as 2-space-indented JSON, every line after the first prefixed by ``indent``."""
+    lines = []
+    inner = indent + "  "
+    for key, value in properties.items():
+        text = _scalar(value)
+        if text is None:
+            text = _dumps(value, 2).replace("\n", "\n" + inner)
+        lines.append(f"{inner}{encode_basestring(safe_str(key))}: {text}")
+    if not lines:
+        return "{}"
+    return "{\n" + ",\n".join(lines) + "\n" + indent + "}"
+
+
+def render_pretty(
+    created: float,
+    levelno: int,
+    category: str,
+    message: str,
+    properties: Mapping[str, Any],
+    exception: str | None = None,
+    glyphs: Glyphs = EMOJI_GLYPHS,
+    palette: Palette = PLAIN,
+    name: str | None = None,
+) -> str:
+    """One record in the original's console format, ending with a blank line.
+
+    ``ℹ️ [2024-01-15T10:30:45.123Z] INFO    inngest.sync: message`` then, when there are properties,
+    ``   Properties: {...}`` and, for an exception, its traceback indented by three spaces.
+    """
+    index = level_index(levelno)
+    label = name or _NAMES[index]
+    if palette is PLAIN:
+        head = f"{glyphs[index]} [{format_timestamp(created)}] {label:<7} {category}: {message}\n"
+    else:
+        head = (
+            f"{glyphs[index]} {palette.dim}[{format_timestamp(created)}]{palette.reset} "
+            f"{palette.levels[index]}{label:<7}{palette.reset} {palette.bold}{category}{palette.reset}: {message}\n"
+        )
+    parts = [head]
+    if properties:
+        parts.append(f"   Properties: {render_properties(properties)}\n")
+    if exception:
+        parts.append("   " + exception.rstrip("\n").replace("\n", "\n   ") + "\n")
+    parts.append("\n")
+    return "".join(parts)
+
+
+def render_json(
+    created: float,
+    levelno: int,
+    category: str,
+    message: str,
+    properties: Mapping[str, Any],
+    exception: str | None = None,
+    trace_id: str | None = None,
+    span_id: str | None = None,
+) -> str:
+    """One record as a single JSON line (with its newline)."""
+    document: dict[str, Any] = {
+        "time": format_timestamp(created),
+        "level": _NAMES[level_index(levelno)].lower(),
+        "category": category,
+        "message": message,
+        "properties": properties,
+    }
+    if trace_id:
+        document["traceId"] = trace_id
+        document["spanId"] = span_id
+    if exception:
+        document["exception"] = exception
+    return _dumps(document, None) + "\n"

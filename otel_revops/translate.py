@@ -1,0 +1,56 @@
+"""Pure translation of a stdlib record (plus its context snapshot) into an OpenTelemetry ``LogRecord``."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry._logs import LogRecord
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
+
+from otel_revops.attributes import RECORD_UID, level_severity_number, level_severity_text, new_record_uid, to_any_value
+from otel_revops.records import record_message, record_properties
+from otel_revops.rendering import safe_str
+
+__all__ = ["to_otel_record"]
+
+
+def _exception_attributes(record: logging.LogRecord, attributes: dict[str, Any]) -> None:
+    exc_info = record.exc_info
+    if not exc_info or exc_info[0] is None:
+        return
+    exc_type, exc, _tb = exc_info
+    attributes["exception.type"] = getattr(exc_type, "__qualname__", safe_str(exc_type))
+    attributes["exception.message"] = safe_str(exc) if exc is not None else ""
+    try:
+        attributes["exception.stacktrace"] = "".join(traceback.format_exception(*exc_info))
+    except Exception:  # noqa: BLE001 - a raising __str__ inside the chain
+        attributes["exception.stacktrace"] = attributes["exception.message"]
+
+
+def to_otel_record(record: logging.LogRecord, base: Mapping[str, Any], span: SpanContext | None) -> LogRecord:
+    """The OTel record for ``record``: body, severity, timestamp, trace ids, the user's properties
+    (``base`` = execution context, then ``extra=`` and bound properties) as attributes, ``code.*``,
+    ``exception.*`` and a fixed ``log.record.uid``."""
+    attributes: dict[str, Any] = {key: to_any_value(value) for key, value in record_properties(record, base).items()}
+    attributes["code.file.path"] = record.pathname
+    attributes["code.function.name"] = record.funcName
+    attributes["code.line.number"] = record.lineno
+    _exception_attributes(record, attributes)
+    if record.stack_info:
+        attributes["code.stacktrace"] = record.stack_info
+    attributes[RECORD_UID] = new_record_uid(record.created)
+    context = set_span_in_context(NonRecordingSpan(span), Context()) if span is not None else None
+    return LogRecord(
+        timestamp=int(record.created * 1e9),
+        observed_timestamp=time.time_ns(),
+        context=context,
+        severity_text=level_severity_text(record.levelno),
+        severity_number=level_severity_number(record.levelno),
+        body=record_message(record),
+        attributes=attributes,
+    )
