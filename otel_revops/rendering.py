@@ -83,7 +83,8 @@ _second_cache: list[Any] = [-1, ""]
 def format_timestamp(created: float) -> str:
     """UTC ISO-8601 with milliseconds and ``Z``: ``2024-01-15T10:30:45.123Z``."""
     seconds = int(created)
-    millis = int((created - seconds) * 1000)
+    # A float epoch carries ~0.2 µs of error: without the nudge .123 can read back as .122.
+    millis = min(999, int((created - seconds) * 1000 + 0.0005))
     cache = _second_cache
     if cache[0] != seconds:
         # One strftime per second of wall clock: the prefix is shared by every record within it.
@@ -157,8 +158,8 @@ def _default(value: Any) -> Any:
 def _dumps(value: Any, indent: int | None) -> str:
     try:
         return json.dumps(value, indent=indent, ensure_ascii=False, default=_default)
-    except (ValueError, TypeError, RecursionError):
-        # Cycles, non-string keys or broken containers: rebuild from safe parts.
+    except Exception:  # noqa: BLE001 - cycles, non-string keys, containers whose methods raise
+        # Rebuild from safe parts.
         return json.dumps(jsonable(value), indent=indent, ensure_ascii=False)
 
 

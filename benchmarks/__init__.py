@@ -1,0 +1,1 @@
+"""Ratio benchmarks (not tests): ``python -m benchmarks [--quick] [--json PATH]``."""
