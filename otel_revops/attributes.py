@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,9 +29,8 @@ INTERNAL_PREFIXES = ("code.", "exception.", "log.record.", "otel.", "thread.", "
 RECORD_UID = "log.record.uid"
 
 _MAX_DEPTH = 16
-_COUNTER = [int.from_bytes(os.urandom(3), "big")]
-_PROCESS: list[int | bytes] = [os.getpid(), os.urandom(5)]
-_UID_LOCK = threading.Lock()
+_COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
+_process = {"pid": os.getpid(), "random": os.urandom(5).hex()}
 
 
 def new_record_uid(timestamp: float) -> str:
@@ -40,15 +39,15 @@ def new_record_uid(timestamp: float) -> str:
     Fixed once, when the record enters the pipeline, so an exporter that retries a batch can
     recognise a record it already stored.
     """
+    counter = next(_COUNTER) & 0xFFFFFF  # itertools.count is atomic under the GIL
+    return f"{int(timestamp) & 0xFFFFFFFF:08x}{_process_part()}{counter:06x}"
+
+
+def _process_part() -> str:
     pid = os.getpid()
-    with _UID_LOCK:
-        if _PROCESS[0] != pid:  # a forked child must not repeat its parent's ids
-            _PROCESS[0], _PROCESS[1] = pid, os.urandom(5)
-        _COUNTER[0] = (_COUNTER[0] + 1) & 0xFFFFFF
-        counter = _COUNTER[0]
-        random_part = bytes(_PROCESS[1])
-    raw = int(timestamp).to_bytes(4, "big") + random_part + counter.to_bytes(3, "big")
-    return raw.hex()
+    if _process["pid"] != pid:  # a forked child must not repeat its parent's ids
+        _process.update(pid=pid, random=os.urandom(5).hex())
+    return str(_process["random"])
 
 
 def user_properties(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -98,13 +97,21 @@ def to_any_value(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset(
     return safe_str(value)
 
 
-def level_severity_number(levelno: int) -> SeverityNumber:
-    """OTel's severity number for a stdlib level: DEBUG 5, INFO 9, WARNING 13, ERROR 17, CRITICAL 21,
-    levels in between one to three steps above their base."""
+def _severity_number(levelno: int) -> SeverityNumber:
     for base_level, base_number in ((50, 21), (40, 17), (30, 13), (20, 9), (10, 5)):
         if levelno >= base_level:
             return SeverityNumber(base_number + min(3, levelno - base_level))
     return SeverityNumber(max(1, min(4, levelno)))
+
+
+_SEVERITIES = {levelno: _severity_number(levelno) for levelno in range(61)}
+
+
+def level_severity_number(levelno: int) -> SeverityNumber:
+    """OTel's severity number for a stdlib level: DEBUG 5, INFO 9, WARNING 13, ERROR 17, CRITICAL 21,
+    levels in between one to three steps above their base."""
+    severity = _SEVERITIES.get(levelno)
+    return severity if severity is not None else _severity_number(levelno)
 
 
 def level_severity_text(levelno: int) -> str:

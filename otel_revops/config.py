@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -160,6 +161,31 @@ def _p_stream(value: Any, name: str, env: str | None) -> TextIO | None:
     return value  # type: ignore[no-any-return]
 
 
+def _p_list(value: Any, name: str, env: str | None) -> tuple[str, ...]:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            try:
+                items = json.loads(text)
+            except ValueError as exc:
+                raise ConfigurationError(f"{_describe(name, env)}={value!r} is not a valid JSON list: {exc}") from None
+        else:
+            items = text.split(",")
+    else:
+        items = list(value)
+    result = tuple(str(item).strip() for item in items if str(item).strip())
+    for item in result:
+        try:
+            re.compile(item)
+        except re.error as exc:
+            raise ConfigurationError(
+                f"{_describe(name, env)} has an invalid regular expression {item!r}: {exc}"
+            ) from None
+    return result
+
+
 def _p_float_ms(value: Any, name: str, env: str | None) -> int:
     return _int(value, name=name, env=env, minimum=0)
 
@@ -215,6 +241,13 @@ class Settings:
     mongodb_upsert: bool = _spec("OTEL_REVOPS_MONGODB_UPSERT", default=False, parse=_p_bool)
     #: Largest message or value stored, in bytes; longer ones are truncated with a marker.
     mongodb_max_value_bytes: int = _spec("OTEL_REVOPS_MONGODB_MAX_VALUE_BYTES", default=65_536, parse=_p_int(64))
+    #: Redact secrets (keys, URL credentials, bearer tokens) before any output. ``OTEL_REVOPS_REDACT``.
+    redact: bool = _spec("OTEL_REVOPS_REDACT", default=True, parse=_p_bool)
+    #: Key patterns whose values become ``[REDACTED]`` (comma-separated or a JSON list; case-insensitive
+    #: regular expressions matched anywhere in the key). Replaces the default list.
+    redact_keys: tuple[str, ...] = _spec("OTEL_REVOPS_REDACT_KEYS", default=None, parse=_p_list)
+    #: Extra regular expressions masked in messages and string values (comma-separated or a JSON list).
+    redact_patterns: tuple[str, ...] = _spec("OTEL_REVOPS_REDACT_PATTERNS", default=(), parse=_p_list)
     #: OTLP endpoint; enables OTLP forwarding.
     #: ``OTEL_EXPORTER_OTLP_LOGS_ENDPOINT``, then ``OTEL_EXPORTER_OTLP_ENDPOINT``.
     otlp_endpoint: str | None = _spec(
@@ -269,6 +302,10 @@ class Settings:
             values[f.name] = spec.parse(raw, f.name, source_env) if spec.parse else raw
         if values["log_levels"] is None:
             values["log_levels"] = {}
+        if values["redact_keys"] is None:
+            from otel_revops.redaction import DEFAULT_REDACT_KEYS
+
+            values["redact_keys"] = DEFAULT_REDACT_KEYS
         if values["console_stream"] is None:
             values["console_stream"] = sys.stderr
         return cls(**values)

@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanContext
 
 from otel_revops.context import EXPORTING
 from otel_revops.diagnostics import warn
+from otel_revops.redaction import Redactor
 from otel_revops.translate import to_otel_record
 
 __all__ = ["RecordForwarder"]
@@ -47,8 +48,10 @@ class RecordForwarder:
         enqueue_timeout_millis: int = 1000,
         batch_size: int = 512,
         delay_millis: int = 200,
+        redactor: Redactor | None = None,
     ) -> None:
         self.provider = provider
+        self.redactor = redactor
         self._max = max_queue_size
         self._enqueue_timeout = enqueue_timeout_millis / 1000
         self._wake_at = batch_size
@@ -128,7 +131,7 @@ class RecordForwarder:
                 logger = loggers.get(record.name)
                 if logger is None:
                     logger = loggers[record.name] = provider.get_logger(record.name)  # type: ignore[assignment]
-                logger.emit(to_otel_record(record, base, span))  # type: ignore[union-attr]
+                logger.emit(to_otel_record(record, base, span, self.redactor))  # type: ignore[union-attr]
                 self.forwarded += 1
             except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others
                 self.failed += 1

@@ -20,6 +20,7 @@ from otel_revops.diagnostics import warn
 from otel_revops.exporters.console import ConsoleWriter
 from otel_revops.forwarder import RecordForwarder
 from otel_revops.records import freeze_message, record_properties
+from otel_revops.redaction import Redactor
 
 __all__ = ["BridgeHandler"]
 
@@ -32,11 +33,13 @@ class BridgeHandler(logging.Handler):
         *,
         console: ConsoleWriter | None = None,
         forwarder: RecordForwarder | None = None,
+        redactor: Redactor | None = None,
         level: int = logging.NOTSET,
     ) -> None:
         super().__init__(level)
         self.console = console
         self.forwarder = forwarder
+        self.redactor = redactor
         self.errors = 0
 
     def handle(self, record: logging.LogRecord) -> bool:
@@ -54,11 +57,16 @@ class BridgeHandler(logging.Handler):
             base = EXECUTION.get()
             if record.args:
                 freeze_message(record)
+            redactor = self.redactor
+            if redactor is not None and type(record.msg) is str:
+                record.msg = redactor.text(record.msg)
             span_context = get_current_span().get_span_context()
             span = span_context if span_context.is_valid else None
             console = self.console
             if console is not None:
                 base = record_properties(record, base)
+                if redactor is not None:
+                    base = redactor.properties(base)
                 console.write_record(record, base, span)
             forwarder = self.forwarder
             if forwarder is not None and not EXPORTING.get():

@@ -24,6 +24,7 @@ from otel_revops.exporters.console import ConsoleWriter
 from otel_revops.forwarder import RecordForwarder
 from otel_revops.handler import BridgeHandler
 from otel_revops.processor import ExportProcessor
+from otel_revops.redaction import Redactor
 
 __all__ = ["LoggingPipeline", "configure_logging", "current_pipeline", "force_flush", "shutdown_logging"]
 
@@ -52,8 +53,9 @@ class LoggingPipeline:
             self.add_exporter(exporter)
         for processor in processors:
             self.add_processor(processor)
+        redactor = Redactor(settings.redact_keys, settings.redact_patterns) if settings.redact else None
         console = (
-            ConsoleWriter(settings.console_stream or _stderr(), settings.console, settings.console_colors)
+            ConsoleWriter(settings.console_stream or _stderr(), settings.console, settings.console_colors, redactor)
             if settings.console != "none"
             else None
         )
@@ -63,8 +65,11 @@ class LoggingPipeline:
             enqueue_timeout_millis=settings.enqueue_timeout_ms,
             batch_size=settings.export_batch_size,
             delay_millis=min(settings.export_delay_ms, 200),
+            redactor=redactor,
         )
-        self.handler = BridgeHandler(console=console, forwarder=self.forwarder if self.processors else None)
+        self.handler = BridgeHandler(
+            console=console, forwarder=self.forwarder if self.processors else None, redactor=redactor
+        )
         self._saved_levels: dict[str, int] = {}
         self._closed = False
 

@@ -14,6 +14,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_conte
 
 from otel_revops.attributes import RECORD_UID, level_severity_number, level_severity_text, new_record_uid, to_any_value
 from otel_revops.records import record_message, record_properties
+from otel_revops.redaction import Redactor
 from otel_revops.rendering import safe_str
 
 __all__ = ["to_otel_record"]
@@ -32,15 +33,26 @@ def _exception_attributes(record: logging.LogRecord, attributes: dict[str, Any])
         attributes["exception.stacktrace"] = attributes["exception.message"]
 
 
-def to_otel_record(record: logging.LogRecord, base: Mapping[str, Any], span: SpanContext | None) -> LogRecord:
+def to_otel_record(
+    record: logging.LogRecord, base: Mapping[str, Any], span: SpanContext | None, redactor: Redactor | None = None
+) -> LogRecord:
     """The OTel record for ``record``: body, severity, timestamp, trace ids, the user's properties
     (``base`` = execution context, then ``extra=`` and bound properties) as attributes, ``code.*``,
-    ``exception.*`` and a fixed ``log.record.uid``."""
-    attributes: dict[str, Any] = {key: to_any_value(value) for key, value in record_properties(record, base).items()}
+    ``exception.*`` and a fixed ``log.record.uid``; secrets masked by ``redactor``."""
+    properties = record_properties(record, base)
+    if redactor is not None:
+        properties = redactor.properties(properties)
+    attributes: dict[str, Any] = {key: to_any_value(value) for key, value in properties.items()}
     attributes["code.file.path"] = record.pathname
     attributes["code.function.name"] = record.funcName
     attributes["code.line.number"] = record.lineno
     _exception_attributes(record, attributes)
+    body = record_message(record)
+    if redactor is not None:
+        body = redactor.text(body)
+        for key in ("exception.message", "exception.stacktrace"):
+            if key in attributes:
+                attributes[key] = redactor.text(str(attributes[key]))
     if record.stack_info:
         attributes["code.stacktrace"] = record.stack_info
     attributes[RECORD_UID] = new_record_uid(record.created)
@@ -51,6 +63,6 @@ def to_otel_record(record: logging.LogRecord, base: Mapping[str, Any], span: Spa
         context=context,
         severity_text=level_severity_text(record.levelno),
         severity_number=level_severity_number(record.levelno),
-        body=record_message(record),
+        body=body,
         attributes=attributes,
     )

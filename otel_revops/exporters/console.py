@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanContext, format_span_id, format_trace_id
 from otel_revops.attributes import user_properties
 from otel_revops.config import ColorMode, ConfigurationError, ConsoleMode, Settings
 from otel_revops.records import exception_text, record_message
+from otel_revops.redaction import Redactor
 from otel_revops.rendering import (
     ANSI,
     ASCII_GLYPHS,
@@ -71,7 +72,9 @@ def _format_ids(span: SpanContext | None) -> tuple[str | None, str | None]:
 class ConsoleWriter:
     """Renders records and writes them to a text stream, synchronously and without raising."""
 
-    def __init__(self, stream: TextIO, mode: ConsoleMode = "pretty", colors: ColorMode = "auto") -> None:
+    def __init__(
+        self, stream: TextIO, mode: ConsoleMode = "pretty", colors: ColorMode = "auto", redactor: Redactor | None = None
+    ) -> None:
         if mode == "none":
             raise ConfigurationError("ConsoleWriter needs console mode 'pretty' or 'json'")
         self.stream = stream
@@ -79,12 +82,15 @@ class ConsoleWriter:
         self.glyphs = choose_glyphs(stream)
         self.palette: Palette = ANSI if use_colors(stream, colors) else PLAIN
         self._lock = threading.Lock()
+        self.redactor = redactor
         self.errors = 0
 
     def write_record(self, record: logging.LogRecord, properties: Mapping[str, Any], span: SpanContext | None) -> None:
         """Render a stdlib record with its properties and write it."""
         message = record_message(record)
         exception = exception_text(record) if (record.exc_info or record.stack_info or record.exc_text) else None
+        if exception and self.redactor is not None:
+            exception = self.redactor.text(exception)
         if self.mode == "pretty":
             text = render_pretty(
                 record.created,
