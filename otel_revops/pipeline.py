@@ -72,6 +72,7 @@ class LoggingPipeline:
         )
         self._saved_levels: dict[str, int] = {}
         self._closed = False
+        _flush_multiprocessing_children(self)
 
     def add_exporter(self, exporter: LogRecordExporter) -> ExportProcessor:
         """Export to ``exporter`` too, batched on its own worker thread."""
@@ -154,6 +155,20 @@ class LoggingPipeline:
                 if isinstance(p, ExportProcessor)
             },
         }
+
+
+def _flush_multiprocessing_children(pipeline: LoggingPipeline) -> None:
+    """Make multiprocessing children flush before they leave through ``os._exit``.
+
+    A child started by ``multiprocessing`` (fork) skips ``atexit``; it does run the finalizers
+    registered after its fork, so one is registered there.
+    """
+    import multiprocessing.util as mp_util
+
+    def register_in_child(target: LoggingPipeline) -> None:
+        mp_util.Finalize(target, target.force_flush, exitpriority=100)
+
+    mp_util.register_after_fork(pipeline, register_in_child)
 
 
 def _remaining(deadline: float) -> int:
