@@ -241,6 +241,12 @@ class Settings:
     mongodb_upsert: bool = _spec("OTEL_REVOPS_MONGODB_UPSERT", default=False, parse=_p_bool)
     #: Largest message or value stored, in bytes; longer ones are truncated with a marker.
     mongodb_max_value_bytes: int = _spec("OTEL_REVOPS_MONGODB_MAX_VALUE_BYTES", default=65_536, parse=_p_int(64))
+    #: Keep batches an exporter cannot deliver in a disk spool and replay them later. ``OTEL_REVOPS_SPOOL``.
+    spool: bool = _spec("OTEL_REVOPS_SPOOL", default=True, parse=_p_bool)
+    #: Spool directory; default ``$XDG_CACHE_HOME/otel-revops/spool`` (else ``~/.cache/otel-revops/spool``).
+    spool_dir: str | None = _spec("OTEL_REVOPS_SPOOL_DIR", default=None, parse=_p_str)
+    #: Bytes the spool may hold per destination; beyond it the oldest batches are dropped and counted.
+    spool_max_bytes: int = _spec("OTEL_REVOPS_SPOOL_MAX_BYTES", default=256 * 1024 * 1024, parse=_p_int(1024))
     #: Redact secrets (keys, URL credentials, bearer tokens) before any output. ``OTEL_REVOPS_REDACT``.
     redact: bool = _spec("OTEL_REVOPS_REDACT", default=True, parse=_p_bool)
     #: Key patterns whose values become ``[REDACTED]`` (comma-separated or a JSON list; case-insensitive

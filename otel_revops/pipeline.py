@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
@@ -20,11 +21,13 @@ from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
 from otel_revops.config import Settings
+from otel_revops.diagnostics import warn
 from otel_revops.exporters.console import ConsoleWriter
 from otel_revops.forwarder import RecordForwarder
 from otel_revops.handler import BridgeHandler
-from otel_revops.processor import ExportProcessor
+from otel_revops.processor import ExportProcessor, spool_for
 from otel_revops.redaction import Redactor
+from otel_revops.spool import Spool, default_spool_dir
 
 __all__ = ["LoggingPipeline", "configure_logging", "current_pipeline", "force_flush", "shutdown_logging"]
 
@@ -83,9 +86,21 @@ class LoggingPipeline:
             max_batch_size=s.export_batch_size,
             schedule_delay_millis=s.export_delay_ms,
             shutdown_timeout_millis=s.shutdown_timeout_ms,
+            spool=self._spool_for(exporter),
         )
         self.add_processor(processor)
         return processor
+
+    def _spool_for(self, exporter: LogRecordExporter) -> Spool | None:
+        s = self.settings
+        if not s.spool:
+            return None
+        directory = Path(s.spool_dir) if s.spool_dir else default_spool_dir()
+        try:
+            return spool_for(exporter, directory / s.service_name, s.spool_max_bytes)
+        except OSError as exc:
+            warn("spool-dir", f"spool disabled: cannot use {directory}: {exc}")
+            return None
 
     def add_processor(self, processor: LogRecordProcessor) -> None:
         """Register any OTel ``LogRecordProcessor`` on this pipeline's provider."""

@@ -1,10 +1,11 @@
-"""A batching :class:`LogRecordProcessor` that counts what it cannot deliver.
+"""A batching :class:`LogRecordProcessor` that keeps what it cannot deliver and counts every loss.
 
-Unlike the SDK's ``BatchLogRecordProcessor`` it never drops silently: records refused because the
-queue is full, and batches the exporter failed, are counted in :meth:`ExportProcessor.stats` and
-reported on standard error. Its worker runs inside :func:`otel_revops.context.exporting`, so what the
-exporter (or its driver) logs never comes back to it. After ``os.fork`` the child starts empty with
-its own worker.
+Unlike the SDK's ``BatchLogRecordProcessor`` it never drops silently. A batch the exporter fails is
+held — in a disk :class:`~otel_revops.spool.Spool` when one is configured, else in memory (bounded)
+— and replayed in order, with exponential backoff and jitter, before any newer batch. Records that
+find the queue full go to the spool too (or are counted as dropped without one). Its worker runs
+inside :func:`otel_revops.context.exporting`, so what the exporter or its driver logs never comes
+back to it. After ``os.fork`` the child starts empty with its own worker.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import random
 import threading
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
@@ -22,8 +25,13 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 
 from otel_revops.context import EXPORTING
 from otel_revops.diagnostics import warn
+from otel_revops.spool import Spool
 
 __all__ = ["ExportProcessor"]
+
+_BACKOFF_START = 0.5
+_BACKOFF_MAX = 30.0
+_RESCAN_SECONDS = 30.0
 
 
 class _Flush:
@@ -36,11 +44,12 @@ class _Flush:
 
 
 class ExportProcessor(LogRecordProcessor):
-    """Queue records, export them in batches on a worker thread, count every loss.
+    """Queue records, export them in batches on a worker thread, hold and replay failed batches.
 
-    ``max_queue_size`` bounds the records held; ``max_batch_size`` the records per export call;
-    ``schedule_delay_millis`` how long a record may wait for its batch; ``shutdown_timeout_millis``
-    the default deadline of :meth:`shutdown`.
+    ``max_queue_size`` bounds the records queued (and, without a spool, those held for retry);
+    ``max_batch_size`` the records per export call; ``schedule_delay_millis`` how long a record may
+    wait for its batch; ``shutdown_timeout_millis`` the default deadline of :meth:`shutdown`;
+    ``spool`` where undeliverable batches wait on disk.
     """
 
     def __init__(
@@ -51,29 +60,46 @@ class ExportProcessor(LogRecordProcessor):
         max_batch_size: int = 512,
         schedule_delay_millis: int = 500,
         shutdown_timeout_millis: int = 10_000,
+        spool: Spool | None = None,
     ) -> None:
         self.exporter = exporter
+        self.spool = spool
         self._max_queue = max_queue_size
         self._max_batch = max_batch_size
         self._delay = schedule_delay_millis / 1000
         self._shutdown_timeout = shutdown_timeout_millis
         self._name = type(exporter).__name__
-        self._counts = {"received": 0, "exported": 0, "dropped_queue_full": 0, "failed": 0, "dropped_shutdown": 0}
-        self._init_state()
+        self._counts = {
+            "received": 0,
+            "exported": 0,
+            "failed_attempts": 0,
+            "held": 0,
+            "replayed": 0,
+            "dropped_queue_full": 0,
+            "dropped_backlog_full": 0,
+            "dropped_shutdown": 0,
+        }
         self._closed = False
+        self._init_state()
         if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._after_fork)
+            ref = weakref.WeakMethod(self._init_state)
             os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
 
     def _init_state(self) -> None:
+        # Also the fork handler: the parent keeps (and exports) what was queued before the fork.
         self._queue: collections.deque[ReadableLogRecord | _Flush] = collections.deque()
+        self._overflow: list[ReadableLogRecord] = []
+        self._backlog: collections.deque[list[ReadableLogRecord]] = collections.deque()
+        self._backlog_records = 0
+        self._spooled_batches = len(self.spool.pending_files()) if self.spool is not None else 0
+        self._last_scan = time.monotonic()
+        self._backoff = 0.0
+        self._next_attempt = 0.0
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
-
-    def _after_fork(self) -> None:
-        # The parent still owns (and will export) what was queued before the fork.
-        self._init_state()
+        if self._spooled_batches:
+            self._ensure_worker()
 
     def _ensure_worker(self) -> None:
         if self._worker is not None:
@@ -89,7 +115,23 @@ class ExportProcessor(LogRecordProcessor):
             self._counts["dropped_shutdown"] += 1
             return
         self._counts["received"] += 1
+        readable = ReadableLogRecord(
+            log_record=log_record.log_record,
+            resource=log_record.resource,  # type: ignore[arg-type]
+            instrumentation_scope=log_record.instrumentation_scope,
+            limits=log_record.limits,
+        )
         if len(self._queue) >= self._max_queue:
+            self._overflowed(readable)
+            return
+        self._queue.append(readable)
+        if self._worker is None:
+            self._ensure_worker()
+        if len(self._queue) >= self._max_batch:
+            self._wake.set()
+
+    def _overflowed(self, readable: ReadableLogRecord) -> None:
+        if self.spool is None:
             self._counts["dropped_queue_full"] += 1
             warn(
                 f"queue-full-{self._name}",
@@ -97,25 +139,20 @@ class ExportProcessor(LogRecordProcessor):
                 f"{self._counts['dropped_queue_full']} dropped so far",
             )
             return
-        record = log_record.log_record
-        self._queue.append(
-            ReadableLogRecord(
-                log_record=record,
-                resource=log_record.resource,  # type: ignore[arg-type]
-                instrumentation_scope=log_record.instrumentation_scope,
-                limits=log_record.limits,
-            )
-        )
-        if self._worker is None:
-            self._ensure_worker()
-        if len(self._queue) >= self._max_batch:
-            self._wake.set()
+        self._overflow.append(readable)
+        if len(self._overflow) >= self._max_batch:
+            batch, self._overflow = self._overflow, []
+            self._hold(batch)
 
     def _run(self) -> None:
         EXPORTING.set(True)
         while True:
-            self._wake.wait(self._delay)
+            wait = self._delay
+            if self._has_backlog():
+                wait = min(wait, max(0.0, self._next_attempt - time.monotonic()))
+            self._wake.wait(wait)
             self._wake.clear()
+            self._replay()
             if not self._drain():
                 return
 
@@ -128,6 +165,10 @@ class ExportProcessor(LogRecordProcessor):
             if isinstance(item, _Flush):
                 self._export(batch)
                 batch = []
+                if self._overflow:
+                    overflow, self._overflow = self._overflow, []
+                    self._hold(overflow)
+                self._replay()
                 item.done.set()
                 continue
             batch.append(item)
@@ -140,6 +181,10 @@ class ExportProcessor(LogRecordProcessor):
     def _export(self, batch: list[ReadableLogRecord]) -> None:
         if not batch:
             return
+        if self._has_backlog() or not self._deliver(batch):
+            self._hold(batch)
+
+    def _deliver(self, batch: list[ReadableLogRecord]) -> bool:
         try:
             result = self.exporter.export(batch)
         except Exception as exc:  # noqa: BLE001 - an exporter's bug must not kill the worker
@@ -147,18 +192,81 @@ class ExportProcessor(LogRecordProcessor):
             warn(f"export-error-{self._name}", f"{self._name} raised {type(exc).__name__}: {exc}")
         if result is LogRecordExportResult.SUCCESS:
             self._counts["exported"] += len(batch)
-        else:
-            self._counts["failed"] += len(batch)
+            self._backoff = 0.0
+            return True
+        self._counts["failed_attempts"] += 1
+        self._backoff = min(_BACKOFF_MAX, max(_BACKOFF_START, self._backoff * 2))
+        self._next_attempt = time.monotonic() + random.uniform(self._backoff / 2, self._backoff)
+        warn(
+            f"export-failed-{self._name}",
+            f"{self._name} could not export a batch; holding it for retry "
+            f"({'spool ' + str(self.spool.directory) if self.spool else 'in memory'})",
+        )
+        return False
+
+    def _has_backlog(self) -> bool:
+        return bool(self._backlog) or self._spooled_batches > 0
+
+    def _hold(self, batch: list[ReadableLogRecord]) -> None:
+        self._counts["held"] += len(batch)
+        if self.spool is not None:
+            try:
+                self.spool.write(batch)
+                self._spooled_batches += 1
+                return
+            except OSError as exc:
+                warn(f"spool-error-{self._name}", f"cannot write the spool {self.spool.directory}: {exc}")
+        self._backlog.append(batch)
+        self._backlog_records += len(batch)
+        while self._backlog_records > self._max_queue and len(self._backlog) > 1:
+            dropped = self._backlog.popleft()
+            self._backlog_records -= len(dropped)
+            self._counts["dropped_backlog_full"] += len(dropped)
             warn(
-                f"export-failed-{self._name}",
-                f"{self._name} failed to export {len(batch)} records ({self._counts['failed']} so far)",
+                f"backlog-full-{self._name}",
+                f"{self._name}: retry backlog over {self._max_queue} records; "
+                f"{self._counts['dropped_backlog_full']} oldest dropped so far",
             )
 
+    def _replay(self, deadline: float | None = None) -> None:
+        """Deliver held batches oldest first until one fails (then back off) or none is left."""
+        if self.spool is not None and time.monotonic() - self._last_scan > _RESCAN_SECONDS:
+            self._spooled_batches = len(self.spool.pending_files())  # other processes' leftovers
+            self._last_scan = time.monotonic()
+        while self._has_backlog():
+            now = time.monotonic()
+            if deadline is None and now < self._next_attempt:
+                return
+            if deadline is not None and now >= deadline:
+                return
+            if self._backlog:
+                batch = self._backlog[0]
+                if not self._deliver(batch):
+                    return
+                self._backlog.popleft()
+                self._backlog_records -= len(batch)
+                self._counts["replayed"] += len(batch)
+                continue
+            assert self.spool is not None
+            claimed = self.spool.claim_oldest()
+            if claimed is None:
+                self._spooled_batches = 0
+                return
+            path, records = claimed
+            delivered = self._deliver(records) if records else True
+            self.spool.release(path, delivered)
+            if not delivered:
+                return
+            self._spooled_batches = max(0, self._spooled_batches - 1)
+            self._counts["replayed"] += len(records)
+
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Hand everything queued so far to the exporter and flush it; True if done within the timeout."""
+        """Hand everything queued so far to the exporter (replaying held batches first, ignoring
+        the backoff); True if nothing is left waiting when done within the timeout."""
         deadline = time.monotonic() + timeout_millis / 1000
+        self._next_attempt = 0.0
         if self._worker is None or not self._worker.is_alive():
-            if not self._queue:
+            if not self._queue and not self._has_backlog() and not self._overflow:
                 return self._flush_exporter(deadline)
             self._ensure_worker()
         marker = _Flush()
@@ -166,7 +274,7 @@ class ExportProcessor(LogRecordProcessor):
         self._wake.set()
         if not marker.done.wait(max(0.0, deadline - time.monotonic())):
             return False
-        return self._flush_exporter(deadline)
+        return self._flush_exporter(deadline) and not self._has_backlog()
 
     def _flush_exporter(self, deadline: float) -> bool:
         remaining = max(0, int((deadline - time.monotonic()) * 1000))
@@ -176,7 +284,11 @@ class ExportProcessor(LogRecordProcessor):
             return False
 
     def shutdown(self, timeout_millis: int | None = None) -> None:
-        """Deliver what is queued within the deadline, then shut the exporter down. Idempotent."""
+        """Deliver what is queued within the deadline, then shut the exporter down. Idempotent.
+
+        Batches still held in the spool stay there for the next process; held in memory, they are
+        counted as dropped.
+        """
         if self._closed:
             return
         timeout = self._shutdown_timeout if timeout_millis is None else timeout_millis
@@ -186,18 +298,37 @@ class ExportProcessor(LogRecordProcessor):
         self._wake.set()
         if self._worker is not None:
             self._worker.join(max(0.0, deadline - time.monotonic()))
-        left = sum(1 for item in self._queue if not isinstance(item, _Flush))
+        left = sum(1 for item in self._queue if not isinstance(item, _Flush)) + len(self._overflow)
+        if left and self.spool is not None:
+            with contextlib.suppress(OSError):
+                self.spool.write([i for i in self._queue if not isinstance(i, _Flush)] + self._overflow)
+                left = 0
+        left += self._backlog_records
         if left:
             self._counts["dropped_shutdown"] += left
             warn(f"shutdown-{self._name}", f"{self._name}: {left} records not exported before the shutdown deadline")
+        elif self._spooled_batches:
+            where = self.spool.directory if self.spool else "memory"
+            warn(f"spooled-{self._name}", f"{self._name}: undelivered batches kept in {where}")
         with contextlib.suppress(Exception):
             self.exporter.shutdown()  # type: ignore[no-untyped-call]
 
     def stats(self) -> dict[str, Any]:
-        """Counts: received, exported, dropped_queue_full, failed, dropped_shutdown, and queued now."""
+        """Counts: received, exported, failed_attempts, held, replayed, dropped_* and what waits now."""
         counts: dict[str, Any] = dict(self._counts)
         counts["queued"] = sum(1 for item in list(self._queue) if not isinstance(item, _Flush))
+        counts["backlog_records"] = self._backlog_records
+        counts["spooled_batches"] = self._spooled_batches
+        if self.spool is not None:
+            counts["spool_dropped"] = self.spool.dropped
         exporter_stats = getattr(self.exporter, "stats", None)
         if callable(exporter_stats):
             counts["exporter"] = exporter_stats()
         return counts
+
+
+def spool_for(exporter: LogRecordExporter, directory: Path, max_bytes: int) -> Spool:
+    """The spool of ``exporter`` under ``directory``: one sub-directory per destination."""
+    key = getattr(exporter, "spool_key", None) or type(exporter).__name__
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(key))
+    return Spool(directory / safe, max_bytes)

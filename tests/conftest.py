@@ -13,6 +13,12 @@ pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture(autouse=True)
+def _private_spool(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test spools into its own directory, never the user's cache."""
+    monkeypatch.setenv("OTEL_REVOPS_SPOOL_DIR", str(tmp_path_factory.mktemp("spool")))
+
+
+@pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """Shut down any pipeline a test configured and restore the root logger's handlers and level."""
     root = logging.getLogger()

@@ -1,0 +1,174 @@
+"""Undeliverable batches are held (disk spool or memory), replayed in order, and survive a restart."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+
+import otel_revops
+from otel_revops.spool import Spool, decode_record, encode_record
+
+
+class Destination(LogRecordExporter):
+    """An exporter whose destination can be taken down and brought back."""
+
+    spool_key = "test-destination"
+
+    def __init__(self, up: bool = True) -> None:
+        self.up = threading.Event()
+        if up:
+            self.up.set()
+        self.bodies: list[str] = []
+        self.attempts = 0
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        self.attempts += 1
+        if not self.up.is_set():
+            return LogRecordExportResult.FAILURE
+        self.bodies.extend(str(r.log_record.body) for r in batch)
+        return LogRecordExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+def _log(count: int, prefix: str = "r") -> list[str]:
+    for n in range(count):
+        logging.getLogger("app").info("%s%d", prefix, n)
+    return [f"{prefix}{n}" for n in range(count)]
+
+
+def test_outage_then_recovery_delivers_everything_in_order(tmp_path: Path) -> None:
+    """Batches failed during an outage go to the spool and arrive, in order, once the destination is back."""
+    destination = Destination(up=False)
+    pipeline = otel_revops.configure_logging(
+        console="none", exporters=[destination], spool_dir=str(tmp_path), export_batch_size=50
+    )
+    sent = _log(500)
+    assert not pipeline.force_flush(5000)
+    spool_dir = tmp_path / "revops-sync" / "test-destination"
+    assert any(p.suffix == ".jsonl" for p in spool_dir.iterdir())
+    destination.up.set()
+    assert pipeline.force_flush(10_000)
+    assert destination.bodies == sent
+    assert list(spool_dir.iterdir()) == []
+
+
+def test_next_process_replays_the_spool(tmp_path: Path) -> None:
+    """What one pipeline could not deliver, the next one started on the same spool delivers."""
+    down = Destination(up=False)
+    first = otel_revops.configure_logging(console="none", exporters=[down], spool_dir=str(tmp_path))
+    sent = _log(300, "first")
+    first.shutdown(timeout_millis=2000)
+    assert down.bodies == []
+    up = Destination()
+    second = otel_revops.configure_logging(console="none", exporters=[up], spool_dir=str(tmp_path))
+    sent += _log(10, "second")
+    assert second.force_flush(10_000)
+    assert up.bodies == sent
+
+
+def test_full_queue_overflows_to_the_spool(tmp_path: Path) -> None:
+    """With a tiny queue and a slow destination, records overflow to the spool instead of being lost."""
+    destination = Destination()
+    gate = threading.Event()
+    original = destination.export
+
+    def slow(batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        gate.wait(5)
+        return original(batch)
+
+    destination.export = slow  # type: ignore[method-assign]
+    pipeline = otel_revops.configure_logging(
+        console="none", exporters=[destination], spool_dir=str(tmp_path), export_queue_size=20, export_batch_size=10
+    )
+    sent = _log(1000)
+    gate.set()
+    assert pipeline.force_flush(20_000)
+    stats = pipeline.stats()["exporters"]["Destination"]
+    assert stats["dropped_queue_full"] == 0
+    assert sorted(destination.bodies) == sorted(sent)
+    assert len(destination.bodies) == len(sent)
+
+
+def test_memory_backlog_without_spool(tmp_path: Path) -> None:
+    """With the spool off, failed batches wait in memory and are delivered once the destination is back."""
+    destination = Destination(up=False)
+    pipeline = otel_revops.configure_logging(console="none", exporters=[destination], spool=False)
+    sent = _log(200)
+    assert not pipeline.force_flush(3000)
+    assert pipeline.stats()["exporters"]["Destination"]["backlog_records"] == 200
+    destination.up.set()
+    assert pipeline.force_flush(10_000)
+    assert destination.bodies == sent
+
+
+def test_spool_bound_drops_oldest_and_counts(tmp_path: Path) -> None:
+    """Beyond max bytes the oldest batches are dropped and counted."""
+    records = [decode_record(encode_record(_readable(n))) for n in range(10)]
+    spool = Spool(tmp_path, max_bytes=2048)
+    for n in range(10):
+        spool.write(records[n : n + 1])
+    assert spool.size() <= 2048
+    assert spool.dropped > 0
+    remaining = []
+    while (claimed := spool.claim_oldest()) is not None:
+        path, batch = claimed
+        remaining += [r.log_record.body for r in batch]
+        spool.release(path, delivered=True)
+    assert remaining == [f"m{n}" for n in range(spool.dropped, 10)]
+
+
+def test_two_processes_never_claim_the_same_batch(tmp_path: Path) -> None:
+    """A claimed file is invisible to another claimant; a dead claimant's file is taken back."""
+    spool = Spool(tmp_path, max_bytes=10**6)
+    spool.write([_readable(1)])
+    claimed = spool.claim_oldest()
+    assert claimed is not None
+    assert spool.claim_oldest() is None
+    dead = claimed[0].with_name(claimed[0].name.rsplit("-", 1)[0] + "-999999999")
+    os.replace(claimed[0], dead)
+    again = spool.claim_oldest()
+    assert again is not None and [r.log_record.body for r in again[1]] == ["m1"]
+
+
+def test_codec_round_trip_keeps_what_exporters_read() -> None:
+    """Body, severity, attributes (nested, bytes), trace ids, resource and scope survive the spool."""
+    original = _readable(7)
+    copy = decode_record(encode_record(original))
+    assert copy.log_record.body == "m7"
+    assert copy.log_record.severity_number == original.log_record.severity_number
+    assert dict(copy.log_record.attributes or {}) == {"jobId": "j", "nested": {"a": [1, 2]}, "raw": b"\x00\xff"}
+    assert copy.log_record.trace_id == 0xABC
+    assert copy.resource.attributes["service.name"] == "svc"
+    assert copy.instrumentation_scope is not None and copy.instrumentation_scope.name == "inngest.sync"
+
+
+def _readable(n: int) -> ReadableLogRecord:
+    from opentelemetry._logs import LogRecord, SeverityNumber
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
+
+    span = SpanContext(0xABC, 0xDEF, is_remote=False)
+    record = LogRecord(
+        timestamp=1_700_000_000_000_000_000 + n,
+        context=set_span_in_context(NonRecordingSpan(span), Context()),
+        severity_number=SeverityNumber.WARN,
+        severity_text="WARN",
+        body=f"m{n}",
+        attributes={"jobId": "j", "nested": {"a": [1, 2]}, "raw": b"\x00\xff"},
+    )
+    return ReadableLogRecord(
+        log_record=record, resource=Resource({"service.name": "svc"}), instrumentation_scope=InstrumentationScope("inngest.sync")
+    )
