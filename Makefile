@@ -19,7 +19,7 @@ demo: install
 	$(PY) -m examples.revops_sync
 
 lint: install
-	$(VENV)/bin/ruff check otel_revops tests benchmarks examples scripts collector
+	$(VENV)/bin/ruff check $(wildcard otel_revops tests benchmarks examples scripts collector)
 	$(VENV)/bin/ruff format --check otel_revops
 
 typecheck: install
