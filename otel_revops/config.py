@@ -190,6 +190,17 @@ def _p_float_ms(value: Any, name: str, env: str | None) -> int:
     return _int(value, name=name, env=env, minimum=0)
 
 
+def _resource_service_name(resource_attributes: str) -> str | None:
+    """``service.name`` from an ``OTEL_RESOURCE_ATTRIBUTES`` value, if it sets one."""
+    from urllib.parse import unquote
+
+    for part in resource_attributes.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() == "service.name" and value.strip():
+            return unquote(value.strip())
+    return None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the library, resolved and validated.
@@ -197,7 +208,8 @@ class Settings:
     Use :meth:`Settings.resolve`; each field documents its environment variable and default.
     """
 
-    #: ``service.name`` of the resource. ``OTEL_SERVICE_NAME``; default ``revops-sync``.
+    #: ``service.name`` of the resource. ``OTEL_SERVICE_NAME``, then ``service.name`` in
+    #: ``OTEL_RESOURCE_ATTRIBUTES``; default ``revops-sync``.
     service_name: str = _spec("OTEL_SERVICE_NAME", default="revops-sync", parse=_p_str)
     #: Console output: ``pretty`` (the original format), ``json`` (one object a line) or ``none``.
     console: ConsoleMode = _spec("OTEL_REVOPS_CONSOLE", default="pretty", parse=_p_choice("pretty", "json", "none"))
@@ -306,6 +318,10 @@ class Settings:
                 values[f.name] = spec.default
                 continue
             values[f.name] = spec.parse(raw, f.name, source_env) if spec.parse else raw
+        if overrides.get("service_name") is None and not environ.get("OTEL_SERVICE_NAME", "").strip():
+            named = _resource_service_name(environ.get("OTEL_RESOURCE_ATTRIBUTES", ""))
+            if named:
+                values["service_name"] = named
         if values["log_levels"] is None:
             values["log_levels"] = {}
         if values["redact_keys"] is None:

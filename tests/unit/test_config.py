@@ -29,6 +29,12 @@ class TestResolution:
         assert Settings.resolve(env=env).service_name == "svc"
         assert Settings.resolve(env=env, console="none").console == "none"
 
+    def test_service_name_from_resource_attributes(self) -> None:
+        """service.name in OTEL_RESOURCE_ATTRIBUTES is used when OTEL_SERVICE_NAME is not set."""
+        env = {"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod,service.name=billing"}
+        assert Settings.resolve(env=env).service_name == "billing"
+        assert Settings.resolve(env={**env, "OTEL_SERVICE_NAME": "svc"}).service_name == "svc"
+
     def test_per_category_levels(self) -> None:
         """OTEL_REVOPS_LOG_LEVELS parses category=level pairs."""
         settings = Settings.resolve(env={"OTEL_REVOPS_LOG_LEVELS": "inngest.sync=debug, pymongo=warning"})

@@ -99,6 +99,8 @@ def test_bad_messages(msg: Any, args: tuple[Any, ...]) -> None:
     stream = io.StringIO()
     exporter = InMemoryLogRecordExporter()
     pipeline = otel_revops.configure_logging(console_stream=stream, exporters=[exporter])
+    # pytest's own capture handler re-raises formatting errors: only ours is under test here.
+    logging.getLogger().handlers[:] = [pipeline.handler]
     logging.getLogger("c").error(msg, *args)
     assert pipeline.force_flush(10_000)
     assert "ERROR   c: " in stream.getvalue()

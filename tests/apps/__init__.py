@@ -1,0 +1,1 @@
+"""Sample applications run as subprocesses by the integration tests."""
