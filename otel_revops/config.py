@@ -259,6 +259,8 @@ class Settings:
     spool_dir: str | None = _spec("OTEL_REVOPS_SPOOL_DIR", default=None, parse=_p_str)
     #: Bytes the spool may hold per destination; beyond it the oldest batches are dropped and counted.
     spool_max_bytes: int = _spec("OTEL_REVOPS_SPOOL_MAX_BYTES", default=256 * 1024 * 1024, parse=_p_int(1024))
+    #: Drop records logged while Inngest replays code before memoized steps. ``OTEL_REVOPS_INNGEST_REPLAY_SAFE``.
+    inngest_replay_safe: bool = _spec("OTEL_REVOPS_INNGEST_REPLAY_SAFE", default=True, parse=_p_bool)
     #: Redact secrets (keys, URL credentials, bearer tokens) before any output. ``OTEL_REVOPS_REDACT``.
     redact: bool = _spec("OTEL_REVOPS_REDACT", default=True, parse=_p_bool)
     #: Key patterns whose values become ``[REDACTED]`` (comma-separated or a JSON list; case-insensitive

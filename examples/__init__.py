@@ -1,0 +1,1 @@
+"""Runnable examples of otel-revops (``python -m examples.<name>`` from the repository root)."""
