@@ -268,6 +268,12 @@ class Settings:
     redact_keys: tuple[str, ...] = _spec("OTEL_REVOPS_REDACT_KEYS", default=None, parse=_p_list)
     #: Extra regular expressions masked in messages and string values (comma-separated or a JSON list).
     redact_patterns: tuple[str, ...] = _spec("OTEL_REVOPS_REDACT_PATTERNS", default=(), parse=_p_list)
+    #: File sink path (OTLP/JSON lines, rotated by size); enables the file exporter.
+    file_path: str | None = _spec("OTEL_REVOPS_FILE_PATH", default=None, parse=_p_str)
+    #: Size at which the file is rotated; 0 never rotates.
+    file_max_bytes: int = _spec("OTEL_REVOPS_FILE_MAX_BYTES", default=10 * 1024 * 1024, parse=_p_int(0))
+    #: Rotated files kept beside the current one; 0 never rotates.
+    file_backup_count: int = _spec("OTEL_REVOPS_FILE_BACKUP_COUNT", default=5, parse=_p_int(0))
     #: OTLP endpoint; enables OTLP forwarding.
     #: ``OTEL_EXPORTER_OTLP_LOGS_ENDPOINT``, then ``OTEL_EXPORTER_OTLP_ENDPOINT``.
     otlp_endpoint: str | None = _spec(
@@ -285,6 +291,14 @@ class Settings:
     def names(cls) -> tuple[str, ...]:
         """The keyword names :meth:`resolve` accepts."""
         return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        """The default of setting ``name``."""
+        for f in fields(cls):
+            if f.name == name:
+                return f.metadata["spec"].default
+        raise KeyError(name)
 
     @classmethod
     def env_var(cls, name: str) -> str | None:

@@ -202,6 +202,10 @@ def _exporters_from_settings(settings: Settings) -> list[LogRecordExporter]:
         from otel_revops.exporters.mongodb import MongoLogRecordExporter
 
         exporters.append(MongoLogRecordExporter.from_settings(settings))
+    if settings.file_path:
+        from otel_revops.exporters.file import FileLogRecordExporter
+
+        exporters.append(FileLogRecordExporter(settings.file_path, settings.file_max_bytes, settings.file_backup_count))
     if settings.otlp_endpoint:
         from otel_revops.exporters.otlp import create_otlp_exporter
 

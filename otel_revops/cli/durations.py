@@ -1,0 +1,60 @@
+"""Durations on the command line (``30s``, ``5m``, ``1h``, ``24h``, ``30d``, ``2w``, ``1h30m``) and ages for display."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+__all__ = ["DURATION_HELP", "format_age", "format_duration", "parse_duration"]
+
+#: What a duration looks like, for help texts and error messages.
+DURATION_HELP = "a number and a unit (s, m, h, d, w), e.g. 30s, 5m, 1h, 24h, 30d, 2w"
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
+
+
+def parse_duration(text: str) -> timedelta:
+    """The duration ``text`` names: one or more number+unit parts (``90s``, ``1h30m``), positive.
+
+    Raises :class:`ValueError` with a one-line message for anything else.
+    """
+    cleaned = text.strip().lower().replace(" ", "")
+    if not _WHOLE.fullmatch(cleaned):
+        raise ValueError(f"{text!r} is not a duration: use {DURATION_HELP}")
+    seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _PART.findall(cleaned))
+    if seconds <= 0:
+        raise ValueError(f"{text!r} is not a duration: it must be longer than zero")
+    if seconds > timedelta.max.total_seconds() / 2:
+        raise ValueError(f"{text!r} is too long a duration")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """A duration the way it is typed: ``30d``, ``5m``, ``1h30m``, ``90s`` (whole seconds)."""
+    remaining = int(value.total_seconds())
+    if remaining <= 0:
+        return "0s"
+    parts = []
+    for unit in ("w", "d", "h", "m", "s"):
+        size = _UNIT_SECONDS[unit]
+        if remaining >= size:
+            count, remaining = divmod(remaining, size)
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def format_age(seconds: float) -> str:
+    """A short age: ``4s``, ``12m 5s``, ``3h 20m``, ``2d 4h``; negative ages (clock skew) show as ``0s``."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"

@@ -1,0 +1,281 @@
+"""A file sink: OTLP/JSON lines that the collector's ``otlpjsonfile`` receiver reads, rotated by size.
+
+Each export writes one line, the OTLP/JSON encoding of an ``ExportLogsServiceRequest`` holding the
+batch. When the next line would take the file past ``max_bytes``, the file is rotated first, the way
+:class:`logging.handlers.RotatingFileHandler` does it (``path`` → ``path.1`` → … → ``path.N``, the
+oldest dropped), so a line is never split across files and no record is lost at a rotation.
+
+Created with no arguments (entry point ``revops_file``) it reads ``OTEL_REVOPS_FILE_PATH``,
+``OTEL_REVOPS_FILE_MAX_BYTES`` and ``OTEL_REVOPS_FILE_BACKUP_COUNT``. One process writes a file:
+two processes rotating the same path would rename each other's files.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped, unused-ignore]
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+
+from otel_revops.config import ConfigurationError, Settings
+from otel_revops.diagnostics import warn
+
+__all__ = [
+    "DEFAULT_BACKUP_COUNT",
+    "DEFAULT_MAX_BYTES",
+    "FileLogRecordExporter",
+    "FileSettings",
+    "RotatingLineFile",
+    "encode_batch",
+    "rotated_paths",
+]
+
+#: Size at which the file is rotated: 10 MiB.
+DEFAULT_MAX_BYTES: int = Settings.default("file_max_bytes")
+#: Rotated files kept beside the current one.
+DEFAULT_BACKUP_COUNT: int = Settings.default("file_backup_count")
+
+PATH_ENV = "OTEL_REVOPS_FILE_PATH"
+MAX_BYTES_ENV = "OTEL_REVOPS_FILE_MAX_BYTES"
+BACKUP_COUNT_ENV = "OTEL_REVOPS_FILE_BACKUP_COUNT"
+
+_ID_FIELDS = ("traceId", "spanId")
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    """Where the file sink writes and how it rotates; ``max_bytes`` or ``backup_count`` 0 never rotates."""
+
+    path: str | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+    backup_count: int = DEFAULT_BACKUP_COUNT
+
+    @classmethod
+    def resolve(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        max_bytes: int | str | None = None,
+        backup_count: int | str | None = None,
+    ) -> FileSettings:
+        """Argument (not ``None``) → ``OTEL_REVOPS_FILE_*`` environment → default, through
+        :class:`~otel_revops.config.Settings`; bad values raise ``ConfigurationError`` naming the setting."""
+        settings = Settings.resolve(
+            env=env,
+            file_path=os.fspath(path) if path is not None else None,
+            file_max_bytes=max_bytes,
+            file_backup_count=backup_count,
+        )
+        return cls(settings.file_path, settings.file_max_bytes, settings.file_backup_count)
+
+
+def _hex_id(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return base64.b64decode(value, validate=True).hex()
+    except ValueError:
+        return value
+
+
+def encode_batch(batch: Sequence[ReadableLogRecord]) -> str:
+    """The OTLP/JSON line (with its newline) for ``batch``: lowerCamelCase keys, enums as numbers, and
+    trace and span ids in hex, as the OTLP/JSON encoding requires (the protobuf mapping writes base64)."""
+    document = MessageToDict(encode_logs(batch), use_integers_for_enums=True)
+    for resource_logs in document.get("resourceLogs", ()):
+        for scope_logs in resource_logs.get("scopeLogs", ()):
+            for record in scope_logs.get("logRecords", ()):
+                for key in _ID_FIELDS:
+                    if key in record:
+                        record[key] = _hex_id(record[key])
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def rotated_paths(path: str | os.PathLike[str], backup_count: int) -> list[Path]:
+    """The current file and its backups, newest first: ``path``, ``path.1`` … ``path.N``."""
+    base = Path(path)
+    return [base, *(base.with_name(f"{base.name}.{index}") for index in range(1, backup_count + 1))]
+
+
+class RotatingLineFile:
+    """Appends whole lines to a file, rotating it before a line would take it past ``max_bytes``. Thread-safe."""
+
+    def __init__(self, path: str | os.PathLike[str], max_bytes: int, backup_count: int) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backup_count = backup_count
+        self.rotations = 0
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = None
+        self._size = 0
+        self._open()
+
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._size = os.fstat(self._fd).st_size
+
+    def _rotates(self, length: int) -> bool:
+        if self.max_bytes <= 0 or self.backup_count <= 0 or self._size == 0:
+            return False
+        return self._size + length > self.max_bytes
+
+    def _rotate(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        paths = rotated_paths(self.path, self.backup_count)
+        for older, newer in zip(reversed(paths[1:]), reversed(paths[:-1]), strict=True):
+            if newer.exists():
+                os.replace(newer, older)
+        self.rotations += 1
+        self._open()
+
+    def write_line(self, data: bytes) -> None:
+        """Append ``data`` (one line) whole, rotating first when needed.
+
+        Raises :class:`OSError` when the line cannot be written; the file is then cut back to where it
+        was, so a failed write leaves no partial line behind.
+        """
+        with self._lock:
+            if self._fd is None:
+                raise OSError(f"{self.path} is closed")
+            if self._rotates(len(data)):
+                self._rotate()
+            fd = self._fd
+            assert fd is not None
+            start = self._size
+            view = memoryview(data)
+            try:
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
+            self._size = start + len(data)
+
+    def sync(self) -> None:
+        """Push what was written to the disk (``fsync``)."""
+        with self._lock:
+            if self._fd is not None:
+                os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Sync and close the file; later writes raise ``OSError``. Idempotent."""
+        with self._lock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+class FileLogRecordExporter(LogRecordExporter):
+    """Writes each batch as one OTLP/JSON line to a size-rotated file.
+
+    Arguments left ``None`` come from ``OTEL_REVOPS_FILE_PATH`` (required), ``OTEL_REVOPS_FILE_MAX_BYTES``
+    (default 10 MiB) and ``OTEL_REVOPS_FILE_BACKUP_COUNT`` (default 5).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = None,
+        backup_count: int | None = None,
+    ) -> None:
+        settings = FileSettings.resolve(path=path, max_bytes=max_bytes, backup_count=backup_count)
+        if settings.path is None:
+            raise ConfigurationError(f"the file exporter needs a path: pass path= or set {PATH_ENV}")
+        self.settings = settings
+        try:
+            self._file = RotatingLineFile(settings.path, settings.max_bytes, settings.backup_count)
+        except OSError as error:
+            raise ConfigurationError(f"file_path ({PATH_ENV})={settings.path!r} cannot be written: {error}") from None
+        self._counts = {"lines": 0, "records": 0, "failed": 0, "unencodable": 0}
+        self._counts_lock = threading.Lock()
+        self._shutdown = False
+
+    @property
+    def path(self) -> Path:
+        """The file written now (its backups are ``path.1`` … ``path.N``)."""
+        return self._file.path
+
+    def _encode(self, batch: Sequence[ReadableLogRecord]) -> tuple[str, int, int]:
+        """The line for ``batch``; a record that cannot be encoded is left out rather than losing the batch."""
+        try:
+            return encode_batch(batch), len(batch), 0
+        except Exception:  # noqa: BLE001 - one bad record (e.g. an unencodable string) must not sink the batch
+            good = []
+            for readable in batch:
+                try:
+                    encode_batch([readable])
+                except Exception:  # noqa: BLE001
+                    continue
+                good.append(readable)
+            line = encode_batch(good) if good else ""
+            return line, len(good), len(batch) - len(good)
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        """Append the batch as one line; FAILURE after shutdown or when the file cannot be written."""
+        if self._shutdown:
+            return LogRecordExportResult.FAILURE
+        if not batch:
+            return LogRecordExportResult.SUCCESS
+        line, encoded, unencodable = self._encode(batch)
+        if unencodable:
+            with self._counts_lock:
+                self._counts["unencodable"] += unencodable
+            warn("file-encode", f"file exporter: {unencodable} record(s) could not be encoded as OTLP/JSON, skipped")
+        if not line:
+            return LogRecordExportResult.FAILURE
+        try:
+            self._file.write_line(line.encode("utf-8"))
+        except OSError as error:
+            with self._counts_lock:
+                self._counts["failed"] += encoded
+            warn("file-write", f"file exporter: cannot write {self._file.path}: {error}")
+            return LogRecordExportResult.FAILURE
+        with self._counts_lock:
+            self._counts["lines"] += 1
+            self._counts["records"] += encoded
+        return LogRecordExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Sync the file to disk; False if that failed."""
+        try:
+            self._file.sync()
+        except OSError as error:
+            warn("file-sync", f"file exporter: cannot sync {self._file.path}: {error}")
+            return False
+        return True
+
+    def shutdown(self) -> None:
+        """Sync and close the file; later exports fail. A second call does nothing."""
+        if self._shutdown:
+            return
+        self._shutdown = True
+        try:
+            self._file.close()
+        except OSError as error:
+            warn("file-close", f"file exporter: cannot close {self._file.path}: {error}")
+
+    def stats(self) -> dict[str, int]:
+        """Lines and records written, records failed or unencodable, and rotations so far."""
+        with self._counts_lock:
+            counts = dict(self._counts)
+        counts["rotations"] = self._file.rotations
+        return counts

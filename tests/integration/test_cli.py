@@ -1,0 +1,700 @@
+"""The ``otel-revops`` command, run for real (``python -m otel_revops``) against SecantusDB.
+
+Databases are seeded with documents in the shapes the MongoDB exporter stores, or filled by logging
+through the pipeline itself; each test reads what a user would read on the terminal.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from pymongo.database import Database
+
+import otel_revops
+from tests.support.mongo_server import free_port
+from tests.support.otlp_receiver import OTLPReceiver
+from tests.support.waiting import wait_for
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEVERITY = {"debug": 5, "info": 9, "warning": 13, "error": 17, "critical": 21}
+HUBSPOT_RUN = ObjectId("65a4f3b2c1d2e3f4a5b6c7d9")
+NIGHTLY_RUN = "nightly-2026-01-15"
+T0 = datetime(2026, 1, 15, 10, 30, 45, 123000, tzinfo=timezone.utc)
+
+Document = dict[str, Any]
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+log = logging.getLogger("revops.sync")
+
+
+def cli_env(uri: str, database: str, **extra: str) -> dict[str, str]:
+    """The environment of a user who set the MongoDB URI and database, without stray OTEL_*/colour settings."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("OTEL_") and name not in ("MONGODB_URI", "NO_COLOR", "FORCE_COLOR", "COLUMNS")
+    }
+    env.update(OTEL_REVOPS_MONGODB_URI=uri, OTEL_REVOPS_MONGODB_DATABASE=database, PYTHONIOENCODING="utf-8")
+    env.update(extra)
+    return env
+
+
+def command(*args: str) -> list[str]:
+    """The command line of ``otel-revops ARGS`` in this interpreter."""
+    return [sys.executable, "-m", "otel_revops", *args]
+
+
+@pytest.fixture
+def env(mongo_uri: str, mongo_db_name: str) -> dict[str, str]:
+    """The command's environment, pointed at the test's own database."""
+    return cli_env(mongo_uri, mongo_db_name)
+
+
+@pytest.fixture
+def cli(env: dict[str, str]) -> Cli:
+    """Runs ``otel-revops ARGS`` to completion and returns its result (``env_extra=`` adds variables)."""
+
+    def run(*args: str, env_extra: dict[str, str] | None = None, cwd: Path = REPO_ROOT) -> Any:
+        return subprocess.run(
+            command(*args),
+            env={**env, **(env_extra or {})},
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=60,
+            check=False,
+        )
+
+    return run
+
+
+def history(execution: Any, job: str, at: datetime, level: str, message: str, **properties: Any) -> Document:
+    """A history document as the exporter stores it (``executionId`` = the execution document's ``_id``)."""
+    category = properties.pop("category", "revops.sync")
+    metadata = {"jobId": job, "executionId": str(execution), **properties, "category": category}
+    return {
+        "_id": ObjectId(),
+        "executionId": execution,
+        "jobId": job,
+        "timestamp": at,
+        "level": level,
+        "severityNumber": SEVERITY[level],
+        "message": message,
+        "category": category,
+        "metadata": metadata,
+        "service": "revops-sync",
+    }
+
+
+def entry(document: Document) -> Document:
+    """The embedded ``logs`` entry for a history document."""
+    return {key: document[key] for key in ("timestamp", "level", "message", "metadata")}
+
+
+def execution_doc(key: Any, job: str, heartbeat: datetime | None, entries: list[Document], **fields: Any) -> Document:
+    """An execution document as the application and the exporter leave it."""
+    document: Document = {"_id": key, "jobId": job, "logs": entries, "logCount": len(entries), **fields}
+    if heartbeat is not None:
+        document["lastHeartbeat"] = heartbeat
+    return document
+
+
+def seed(db: Database[Document], records: list[Document], executions: list[Document]) -> None:
+    """Store history records and execution documents."""
+    if records:
+        db.execution_logs.insert_many(records)
+    if executions:
+        db.job_executions.insert_many(executions)
+
+
+def hubspot_run(db: Database[Document]) -> list[Document]:
+    """One finished HubSpot sync (fixed times in the past) and one nightly run under a plain string id."""
+    records = [
+        history(HUBSPOT_RUN, "sync-hubspot", T0, "info", "Sync started", entity="contacts"),
+        history(HUBSPOT_RUN, "sync-hubspot", T0 + timedelta(seconds=1), "warning", "Rate limited (429), backing off"),
+        history(
+            HUBSPOT_RUN,
+            "sync-hubspot",
+            T0 + timedelta(seconds=2),
+            "error",
+            "Failed to upsert contact 42",
+            category="hubspot.api",
+            contact={"id": 42, "email": "ana@example.com"},
+        ),
+        history(HUBSPOT_RUN, "sync-hubspot", T0 + timedelta(seconds=3), "info", "Sync finished"),
+        history(NIGHTLY_RUN, "sync-salesforce", T0, "info", "Nightly started"),
+    ]
+    seed(
+        db,
+        records,
+        [
+            execution_doc(HUBSPOT_RUN, "sync-hubspot", T0 + timedelta(seconds=3), [entry(r) for r in records[:4]]),
+            execution_doc(NIGHTLY_RUN, "sync-salesforce", T0, [entry(records[4])]),
+        ],
+    )
+    return records
+
+
+class TestLogs:
+    def test_prints_the_history_in_the_console_format(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """The records of one execution, oldest first, exactly in the pretty console format."""
+        hubspot_run(mongo_db)
+        result = cli("logs", str(HUBSPOT_RUN))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == (
+            "ℹ️ [2026-01-15T10:30:45.123Z] INFO    revops.sync: Sync started\n"
+            "   Properties: {\n"
+            '     "jobId": "sync-hubspot",\n'
+            '     "executionId": "65a4f3b2c1d2e3f4a5b6c7d9",\n'
+            '     "entity": "contacts"\n'
+            "   }\n"
+            "\n"
+            "⚠️ [2026-01-15T10:30:46.123Z] WARNING revops.sync: Rate limited (429), backing off\n"
+            "   Properties: {\n"
+            '     "jobId": "sync-hubspot",\n'
+            '     "executionId": "65a4f3b2c1d2e3f4a5b6c7d9"\n'
+            "   }\n"
+            "\n"
+            "❌ [2026-01-15T10:30:47.123Z] ERROR   hubspot.api: Failed to upsert contact 42\n"
+            "   Properties: {\n"
+            '     "jobId": "sync-hubspot",\n'
+            '     "executionId": "65a4f3b2c1d2e3f4a5b6c7d9",\n'
+            '     "contact": {\n'
+            '       "id": 42,\n'
+            '       "email": "ana@example.com"\n'
+            "     }\n"
+            "   }\n"
+            "\n"
+            "ℹ️ [2026-01-15T10:30:48.123Z] INFO    revops.sync: Sync finished\n"
+            "   Properties: {\n"
+            '     "jobId": "sync-hubspot",\n'
+            '     "executionId": "65a4f3b2c1d2e3f4a5b6c7d9"\n'
+            "   }\n"
+            "\n"
+        )
+
+    def test_json_lines(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """--json prints one JSON object per record, as the console's json mode does."""
+        hubspot_run(mongo_db)
+        result = cli("logs", str(HUBSPOT_RUN), "--json")
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [(line["time"], line["level"], line["category"], line["message"]) for line in lines] == [
+            ("2026-01-15T10:30:45.123Z", "info", "revops.sync", "Sync started"),
+            ("2026-01-15T10:30:46.123Z", "warning", "revops.sync", "Rate limited (429), backing off"),
+            ("2026-01-15T10:30:47.123Z", "error", "hubspot.api", "Failed to upsert contact 42"),
+            ("2026-01-15T10:30:48.123Z", "info", "revops.sync", "Sync finished"),
+        ]
+        assert lines[2]["properties"]["contact"] == {"id": 42, "email": "ana@example.com"}
+
+    def test_level_grep_and_last_filter(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """--level keeps that level and above; --grep matches text literally in any case; --last keeps the newest."""
+        hubspot_run(mongo_db)
+
+        def messages(*options: str) -> list[str]:
+            result = cli("logs", str(HUBSPOT_RUN), "--json", *options)
+            assert result.returncode == 0, result.stderr
+            return [json.loads(line)["message"] for line in result.stdout.splitlines()]
+
+        assert messages("--level", "warning") == ["Rate limited (429), backing off", "Failed to upsert contact 42"]
+        assert messages("--level", "ERROR") == ["Failed to upsert contact 42"]
+        assert messages("--grep", "(429)") == ["Rate limited (429), backing off"]
+        assert messages("--grep", "SYNC") == ["Sync started", "Sync finished"]
+        assert messages("--last", "2") == ["Failed to upsert contact 42", "Sync finished"]
+
+    def test_since_keeps_recent_records(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """--since 1h leaves out records older than an hour."""
+        now = datetime.now(timezone.utc)
+        seed(
+            mongo_db,
+            [
+                history(NIGHTLY_RUN, "sync-sf", now - timedelta(hours=2), "info", "two hours ago"),
+                history(NIGHTLY_RUN, "sync-sf", now - timedelta(minutes=30), "info", "half an hour ago"),
+            ],
+            [],
+        )
+        result = cli("logs", NIGHTLY_RUN, "--since", "1h")
+        assert "half an hour ago" in result.stdout
+        assert "two hours ago" not in result.stdout
+
+    def test_plain_string_and_upper_case_ids(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """A string execution id works as is; a 24-hex id in upper case finds the ObjectId."""
+        hubspot_run(mongo_db)
+        assert "Nightly started" in cli("logs", NIGHTLY_RUN).stdout
+        assert cli("logs", str(HUBSPOT_RUN).upper()).stdout.count("\n\n") == 4
+
+    def test_unknown_execution_exits_1_with_one_line(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """An id with neither history nor execution document: exit 1, one line naming where it looked."""
+        hubspot_run(mongo_db)
+        result = cli("logs", "no-such-run")
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert result.stderr == (
+            f"otel-revops: error: no execution 'no-such-run' in {mongo_db.name}.execution_logs "
+            f"or {mongo_db.name}.job_executions\n"
+        )
+
+    def test_known_execution_without_matching_records_exits_0(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """Filters that match nothing are not an error: exit 0 and a note."""
+        hubspot_run(mongo_db)
+        result = cli("logs", str(HUBSPOT_RUN), "--level", "critical")
+        assert (result.returncode, result.stdout) == (0, "")
+        assert "no records match" in result.stderr
+
+    def test_bad_duration_exits_2_with_one_line(self, cli: Cli) -> None:
+        """A bad --since is bad usage: exit 2, one line."""
+        result = cli("logs", str(HUBSPOT_RUN), "--since", "yesterday")
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1
+        assert "'yesterday' is not a duration" in result.stderr
+
+    def test_same_bytes_as_the_live_console(self, cli: Cli, mongo_uri: str, mongo_db: Database[Document]) -> None:
+        """Logged through configure_logging(mongodb_uri=…), the command prints what the console printed, byte for byte."""
+        console = io.StringIO()
+        pipeline = otel_revops.configure_logging(
+            mongodb_uri=mongo_uri,
+            mongodb_database=mongo_db.name,
+            mongodb_upsert=True,
+            console_stream=console,
+            console_colors="never",
+        )
+        with otel_revops.execution_context(job_id="sync-hubspot", execution_id=str(HUBSPOT_RUN), attempt=1):
+            log.info("Synced %d contacts", 12, extra={"entity": "contacts", "stats": {"created": 3, "updated": 9}})
+            log.warning("Rate limited — retrying in %.1fs", 1.5)
+            try:
+                raise TimeoutError("HubSpot did not answer")
+            except TimeoutError:
+                log.exception("Batch failed")
+        assert pipeline.force_flush(10_000)
+        otel_revops.shutdown_logging()
+
+        result = cli("logs", str(HUBSPOT_RUN))
+        assert result.returncode == 0, result.stderr
+        assert "Traceback (most recent call last)" in result.stdout
+        assert result.stdout == console.getvalue()
+        json_result = cli("logs", str(HUBSPOT_RUN), "--json")
+        assert [json.loads(line)["message"] for line in json_result.stdout.splitlines()] == [
+            "Synced 12 contacts",
+            "Rate limited — retrying in 1.5s",
+            "Batch failed",
+        ]
+
+
+class OutputReader:
+    """Reads a running process's standard output on a thread, so a test can wait for text with a deadline."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self._lines: queue.Queue[str] = queue.Queue()
+        self.text = ""
+        assert process.stdout is not None
+        self._thread = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            self._lines.put(line)
+
+    def _drain(self) -> str:
+        while True:
+            try:
+                self.text += self._lines.get_nowait()
+            except queue.Empty:
+                return self.text
+
+    def join(self, timeout: float) -> None:
+        """Wait for the process's output to end (it has exited or been killed)."""
+        self._thread.join(timeout)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> None:
+        """Wait until ``text`` has been printed."""
+        wait_for(lambda: text in self._drain(), timeout=timeout, message=f"{text!r} never printed")
+
+
+@pytest.fixture
+def follow(env: dict[str, str]) -> Iterator[Callable[..., tuple[subprocess.Popen[str], OutputReader]]]:
+    """Starts ``otel-revops logs … --follow``; whatever is still running at the end is killed (by its PID)."""
+    started: list[tuple[subprocess.Popen[str], OutputReader]] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen[str], OutputReader]:
+        process = subprocess.Popen(
+            command("logs", *args, "--follow", "--interval", "0.1"),
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        reader = OutputReader(process)
+        started.append((process, reader))
+        return process, reader
+
+    yield start
+    for process, reader in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        reader.join(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+class TestFollow:
+    def test_prints_a_record_logged_after_it_started(
+        self,
+        follow: Callable[..., tuple[subprocess.Popen[str], OutputReader]],
+        mongo_uri: str,
+        mongo_db: Database[Document],
+    ) -> None:
+        """A record logged through the pipeline while following appears; Ctrl-C ends it with exit code 0."""
+        pipeline = otel_revops.configure_logging(
+            mongodb_uri=mongo_uri, mongodb_database=mongo_db.name, mongodb_upsert=True, console="none"
+        )
+        with otel_revops.execution_context(job_id="sync-hubspot", execution_id=str(HUBSPOT_RUN)):
+            log.info("Before following")
+            assert pipeline.force_flush(10_000)
+            process, output = follow(str(HUBSPOT_RUN), "--stale", "1m")
+            output.wait_for("Before following")
+            log.info("Logged while following")
+            assert pipeline.force_flush(10_000)
+            output.wait_for("Logged while following")
+        assert process.poll() is None
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        assert output.text.count("Before following") == 1
+        assert output.text.count("Logged while following") == 1
+
+    def test_ends_by_itself_when_the_heartbeat_goes_stale(
+        self, follow: Callable[..., tuple[subprocess.Popen[str], OutputReader]], mongo_db: Database[Document]
+    ) -> None:
+        """Following a running execution that stops beating ends, exit 0, once --stale has passed."""
+        now = datetime.now(timezone.utc)
+        record = history(NIGHTLY_RUN, "sync-sf", now, "info", "Still running")
+        seed(mongo_db, [record], [execution_doc(NIGHTLY_RUN, "sync-sf", now, [entry(record)])])
+        process, output = follow(NIGHTLY_RUN, "--stale", "2s")
+        output.wait_for("Still running")
+        started = time.monotonic()
+        assert process.wait(timeout=20) == 0
+        assert process.stderr is not None
+        assert "longer than --stale 2s: stopped following" in process.stderr.read()
+        assert time.monotonic() - started < 15
+
+    def test_stops_at_once_for_an_execution_already_stale(
+        self, follow: Callable[..., tuple[subprocess.Popen[str], OutputReader]], mongo_db: Database[Document]
+    ) -> None:
+        """An execution silent for longer than --stale is printed, then following stops straight away."""
+        hubspot_run(mongo_db)
+        process, output = follow(str(HUBSPOT_RUN))
+        assert process.wait(timeout=20) == 0
+        output.wait_for("Sync finished")
+
+
+def recent_executions(db: Database[Document]) -> dict[str, Any]:
+    """Four executions: live, silent for 10 minutes, finished long ago, and live under a string id."""
+    now = datetime.now(timezone.utc)
+    live, silent, finished = ObjectId(), ObjectId(), ObjectId()
+    records = [
+        history(live, "sync-hubspot", now - timedelta(minutes=3), "info", "Sync started"),
+        history(live, "sync-hubspot", now - timedelta(minutes=2), "error", "Failed to upsert contact 42"),
+        history(live, "sync-hubspot", now - timedelta(minutes=1), "error", "Failed to upsert contact 43"),
+        history(silent, "sync-hubspot", now - timedelta(minutes=30), "info", "Sync started"),
+        history(finished, "sync-salesforce", now - timedelta(hours=3), "info", "Done"),
+        history(NIGHTLY_RUN, "sync-salesforce", now - timedelta(seconds=20), "info", "Nightly"),
+    ]
+    seed(
+        db,
+        records,
+        [
+            execution_doc(live, "sync-hubspot", now - timedelta(seconds=10), [entry(r) for r in records[:3]]),
+            execution_doc(silent, "sync-hubspot", now - timedelta(minutes=10), [entry(records[3])], status="running"),
+            execution_doc(
+                finished, "sync-salesforce", now - timedelta(hours=2), [entry(records[4])], status="completed"
+            ),
+            execution_doc(NIGHTLY_RUN, "sync-salesforce", now - timedelta(seconds=20), [entry(records[5])]),
+        ],
+    )
+    return {"live": str(live), "silent": str(silent), "finished": str(finished), "nightly": NIGHTLY_RUN}
+
+
+def table_rows(stdout: str) -> dict[str, list[str]]:
+    """The executions table keyed by execution id, each row split into its cells."""
+    return {line.split()[0]: line.split() for line in stdout.splitlines()[1:] if line.strip() and " " in line.strip()}
+
+
+class TestExecutions:
+    def test_lists_recent_executions_and_flags_the_stale_one(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """Newest heartbeat first, with job, counts and ages; only the running one silent for 10m is STALE."""
+        ids = recent_executions(mongo_db)
+        result = cli("executions", "--stale", "5m")
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0].split() == [
+            "EXECUTION",
+            "JOB",
+            "STATUS",
+            "FIRST",
+            "LOG",
+            "LAST",
+            "HEARTBEAT",
+            "AGE",
+            "LOGS",
+            "ERRORS",
+        ]
+        order = [line.split()[0] for line in lines[1:5]]
+        assert order == [ids["live"], ids["nightly"], ids["silent"], ids["finished"]]
+        rows = table_rows(result.stdout)
+        # execution, job, status, first-log date and time, heartbeat date and time, age (1-2 words), logs, errors, flag
+        assert rows[ids["live"]][1:3] == ["sync-hubspot", "—"]
+        assert rows[ids["live"]][-2:] == ["3", "2"]
+        assert rows[ids["silent"]][-3:] == ["1", "0", "STALE"]
+        assert rows[ids["silent"]][2] == "running"
+        assert rows[ids["finished"]][2] == "completed"
+        assert "STALE" not in rows[ids["finished"]]
+        assert "STALE" not in rows[ids["live"]]
+        assert lines[-1] == "1 of 4 executions stale: no heartbeat for more than 5m"
+
+    def test_job_filter_limit_and_json(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """--job keeps one job's executions, --limit the newest N, --json gives machine-readable rows."""
+        ids = recent_executions(mongo_db)
+        result = cli("executions", "--job", "sync-hubspot", "--json", "--stale", "5m")
+        rows = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [(r["executionId"], r["logCount"], r["errorCount"], r["stale"]) for r in rows] == [
+            (ids["live"], 3, 2, False),
+            (ids["silent"], 1, 0, True),
+        ]
+        assert 590 <= rows[1]["ageSeconds"] <= 660
+        limited = cli("executions", "--limit", "1", "--json")
+        assert [json.loads(line)["executionId"] for line in limited.stdout.splitlines()] == [ids["live"]]
+
+    def test_stale_threshold_is_an_option(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """With --stale 1h the execution silent for 10 minutes is no longer flagged."""
+        recent_executions(mongo_db)
+        result = cli("executions", "--stale", "1h")
+        assert "STALE" not in result.stdout
+
+    def test_without_execution_documents_the_history_is_listed(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """When the application keeps no execution documents, executions are found in the history."""
+        now = datetime.now(timezone.utc)
+        seed(mongo_db, [history("run-1", "sync-sf", now - timedelta(minutes=20), "error", "Boom")], [])
+        result = cli("executions", "--json")
+        (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+        assert (row["executionId"], row["jobId"], row["lastHeartbeat"], row["errorCount"], row["stale"]) == (
+            "run-1",
+            "sync-sf",
+            None,
+            1,
+            True,
+        )
+        assert "no execution documents" in result.stderr
+
+    def test_unreachable_server_exits_1_with_one_line(self, cli: Cli) -> None:
+        """A server that is not there: exit 1, one line with the address and what to check."""
+        uri = f"mongodb://127.0.0.1:{free_port()}/"
+        result = cli("--uri", uri, "--timeout", "0.5", "executions")
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1
+        assert result.stderr.startswith(f"otel-revops: error: cannot reach MongoDB at {uri}: ")
+        assert "otel-revops doctor" in result.stderr
+
+
+class TestStats:
+    def test_counts_top_errors_and_busiest_executions(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """Counts by level and category, errors ranked by frequency, executions by volume; old records left out."""
+        now = datetime.now(timezone.utc)
+        busy, quiet = ObjectId(), "quiet-run"
+        records = [
+            history(busy, "sync-hubspot", now - timedelta(minutes=i), "info", f"Synced page {i}") for i in range(6)
+        ]
+        records += [
+            history(busy, "sync-hubspot", now, "error", "Failed to upsert contact", category="hubspot.api"),
+            history(busy, "sync-hubspot", now, "error", "Failed to upsert contact", category="hubspot.api"),
+            history(quiet, "sync-sf", now, "error", "Failed to upsert contact", category="hubspot.api"),
+            history(quiet, "sync-sf", now, "critical", "Token expired", category="auth"),
+            history(quiet, "sync-sf", now, "warning", "Slow page", category="hubspot.api"),
+            history(quiet, "sync-sf", now - timedelta(days=2), "error", "Two days old"),
+            history(str(busy), "sync-hubspot", now, "info", "Stored under the id's text"),
+        ]
+        seed(mongo_db, records, [])
+        result = cli("stats", "--json")
+        assert result.returncode == 0, result.stderr
+        stats = json.loads(result.stdout)
+        assert stats["total"] == 12
+        assert stats["levels"] == {"debug": 0, "info": 7, "warning": 1, "error": 3, "critical": 1}
+        assert stats["categories"] == [
+            {"category": "revops.sync", "count": 7, "warnings": 0, "errors": 0},
+            {"category": "hubspot.api", "count": 4, "warnings": 1, "errors": 3},
+            {"category": "auth", "count": 1, "warnings": 0, "errors": 1},
+        ]
+        assert [(e["message"], e["count"], e["executions"]) for e in stats["errors"]] == [
+            ("Failed to upsert contact", 3, 2),
+            ("Token expired", 1, 1),
+        ]
+        assert [(e["executionId"], e["count"], e["errors"]) for e in stats["executions"]] == [
+            (str(busy), 9, 2),
+            (quiet, 3, 2),
+        ]
+
+        table = cli("stats").stdout
+        assert table.startswith(f"12 records in {mongo_db.name}.execution_logs in the last 1d")
+        assert "Most frequent errors" in table
+        assert any(line.split()[:3] == ["3", "2", now.strftime("%Y-%m-%d")] for line in table.splitlines())
+
+        one_job = json.loads(cli("stats", "--json", "--job", "sync-sf", "--since", "3d").stdout)
+        assert (one_job["total"], one_job["levels"]["error"]) == (4, 2)
+
+
+class TestPrune:
+    @pytest.fixture
+    def aged(self, mongo_db: Database[Document]) -> dict[str, Any]:
+        """History and embedded logs, part of them 40 days old and part of them from today."""
+        now = datetime.now(timezone.utc)
+        old = [
+            history(HUBSPOT_RUN, "sync-hubspot", now - timedelta(days=40, minutes=i), "info", f"old {i}")
+            for i in range(7)
+        ]
+        new = [history(HUBSPOT_RUN, "sync-hubspot", now - timedelta(minutes=i), "info", f"new {i}") for i in range(3)]
+        other = history(NIGHTLY_RUN, "sync-sf", now - timedelta(days=45), "info", "nightly old")
+        seed(
+            mongo_db,
+            [*old, *new, other],
+            [
+                execution_doc(HUBSPOT_RUN, "sync-hubspot", now, [entry(r) for r in [*old[:4], *new]], logCount=10),
+                execution_doc(NIGHTLY_RUN, "sync-sf", now, [entry(other)]),
+                execution_doc("untouched", "sync-sf", now, [entry(new[0])]),
+            ],
+        )
+        return {"new_ids": {r["_id"] for r in new}}
+
+    def test_dry_run_counts_and_deletes_nothing(
+        self, cli: Cli, mongo_db: Database[Document], aged: dict[str, Any]
+    ) -> None:
+        """--dry-run reports what would go and leaves every document as it was."""
+        before_history = list(mongo_db.execution_logs.find().sort("_id"))
+        before_executions = list(mongo_db.job_executions.find().sort("_id"))
+        result = cli("prune", "--older-than", "30d", "--dry-run")
+        assert result.returncode == 0, result.stderr
+        assert f"{mongo_db.name}.execution_logs: 8 history records would be deleted" in result.stdout
+        assert (
+            f"{mongo_db.name}.job_executions: 5 embedded log entries would be removed from 2 executions"
+            in result.stdout
+        )
+        assert list(mongo_db.execution_logs.find().sort("_id")) == before_history
+        assert list(mongo_db.job_executions.find().sort("_id")) == before_executions
+
+    def test_removes_exactly_what_it_reports(
+        self, cli: Cli, mongo_db: Database[Document], aged: dict[str, Any]
+    ) -> None:
+        """History older than the cut-off is deleted in batches, old embedded entries pulled; the rest stays."""
+        result = cli("prune", "--older-than", "30d", "--batch-size", "3")
+        assert result.returncode == 0, result.stderr
+        assert f"{mongo_db.name}.execution_logs: 8 history records deleted" in result.stdout
+        assert f"{mongo_db.name}.job_executions: 5 embedded log entries removed from 2 executions" in result.stdout
+        assert {d["_id"] for d in mongo_db.execution_logs.find()} == aged["new_ids"]
+        hubspot = mongo_db.job_executions.find_one({"_id": HUBSPOT_RUN})
+        assert hubspot is not None
+        assert [e["message"] for e in hubspot["logs"]] == ["new 0", "new 1", "new 2"]
+        assert hubspot["logCount"] == 10
+        nightly = mongo_db.job_executions.find_one({"_id": NIGHTLY_RUN})
+        assert nightly is not None and nightly["logs"] == []
+        assert mongo_db.job_executions.count_documents({}) == 3
+
+        again = cli("prune", "--older-than", "30d")
+        assert f"{mongo_db.name}.execution_logs: 0 history records deleted" in again.stdout
+
+
+class TestEnsureIndexes:
+    def test_creates_then_finds_then_retimes(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """Creates the three indexes with the retention's TTL, finds them next time, follows a new retention."""
+        first = cli("ensure-indexes")
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.count("  created: ") == 3
+        info = mongo_db.execution_logs.index_information()
+        assert info["timestamp_1"]["expireAfterSeconds"] == 30 * 86_400
+        assert info["executionId_1_timestamp_1"]["key"] == [("executionId", 1), ("timestamp", 1)]
+        assert info["jobId_1_timestamp_-1"]["key"] == [("jobId", 1), ("timestamp", -1)]
+
+        assert cli("ensure-indexes").stdout.count("  present: ") == 3
+
+        week = cli("ensure-indexes", env_extra={"OTEL_REVOPS_MONGODB_RETENTION_DAYS": "7"})
+        assert "updated: timestamp_1 expiry 30 days → 7 days" in week.stdout
+        assert mongo_db.execution_logs.index_information()["timestamp_1"]["expireAfterSeconds"] == 7 * 86_400
+
+
+class TestDoctor:
+    def test_unreachable_server_fails_with_a_fix(self, cli: Cli) -> None:
+        """MongoDB not there: FAIL with the reason and the fix, dependent checks skipped, exit 1."""
+        uri = f"mongodb://127.0.0.1:{free_port()}/"
+        result = cli("--uri", uri, "--timeout", "0.5", "doctor")
+        assert result.returncode == 1
+        lines = result.stdout.splitlines()
+        failing = next(i for i, line in enumerate(lines) if line.startswith("FAIL  MongoDB reachable:"))
+        assert f"cannot reach {uri}" in lines[failing]
+        assert "Connection refused" in lines[failing]
+        assert lines[failing + 1].strip() == (
+            "fix: start the MongoDB server, or set OTEL_REVOPS_MONGODB_URI (or --uri) to where it runs"
+        )
+        assert "SKIP  MongoDB writable: MongoDB is unreachable" in lines
+
+    def test_healthy_setup_passes(self, cli: Cli, mongo_db: Database[Document], otlp_receiver: OTLPReceiver) -> None:
+        """Reachable, writable, indexed MongoDB, a listening collector and the entry points installed: exit 0."""
+        assert cli("ensure-indexes").returncode == 0
+        result = cli("doctor", env_extra={"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.grpc_endpoint})
+        lines = result.stdout.splitlines()
+        assert any(line.startswith("OK    MongoDB reachable:") for line in lines)
+        assert f"OK    MongoDB writable: inserted and deleted a probe in {mongo_db.name}.execution_logs" in lines
+        assert "OK    history indexes: 3 present, records kept 30 days" in lines
+        assert any(line.startswith("OK    OTLP endpoint:") for line in lines)
+        assert mongo_db.execution_logs.count_documents({}) == 0
+        assert result.returncode == 0, result.stdout
+        assert lines[-1] == "No problems found."
+
+    def test_missing_indexes_unreachable_collector_and_bad_setting(
+        self, cli: Cli, mongo_db: Database[Document]
+    ) -> None:
+        """Each wrong thing is its own FAIL with its own fix."""
+        endpoint = f"http://127.0.0.1:{free_port()}"
+        result = cli("doctor", env_extra={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})
+        assert result.returncode == 1
+        assert "FAIL  history indexes: create: executionId_1_timestamp_1" in result.stdout
+        assert "fix: run 'otel-revops ensure-indexes'" in result.stdout
+        assert f"FAIL  OTLP endpoint: {endpoint} (grpc): cannot connect to 127.0.0.1:" in result.stdout
+        assert "fix: start the collector" in result.stdout
+
+        bad = cli("doctor", env_extra={"OTEL_REVOPS_LOG_LEVEL": "loud"})
+        assert bad.returncode == 1
+        assert "FAIL  settings: log_level (OTEL_REVOPS_LOG_LEVEL)='loud' is not valid" in bad.stdout
+
+
+class TestDemo:
+    def test_runs_the_demo_whose_logs_the_command_then_reads(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """From the repository root, demo runs the sync; its execution is then listed and its logs readable."""
+        result = cli("demo")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "History: " in result.stdout
+        (execution,) = [json.loads(line) for line in cli("executions", "--json").stdout.splitlines()]
+        assert execution["logCount"] > 0
+        logs = cli("logs", execution["executionId"])
+        assert logs.returncode == 0, logs.stderr
+        assert logs.stdout.count("\n\n") == mongo_db.execution_logs.count_documents({})
+
+    def test_outside_a_checkout_says_where_the_demo_is(self, cli: Cli, tmp_path: Path) -> None:
+        """Run where the examples are not importable, demo exits 1 and says to run it from the repository."""
+        result = cli("demo", cwd=tmp_path)
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1
+        assert "the demo (examples.revops_sync) is not available" in result.stderr
