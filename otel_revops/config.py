@@ -261,6 +261,10 @@ class Settings:
     spool_max_bytes: int = _spec("OTEL_REVOPS_SPOOL_MAX_BYTES", default=256 * 1024 * 1024, parse=_p_int(1024))
     #: Drop records logged while Inngest replays code before memoized steps. ``OTEL_REVOPS_INNGEST_REPLAY_SAFE``.
     inngest_replay_safe: bool = _spec("OTEL_REVOPS_INNGEST_REPLAY_SAFE", default=True, parse=_p_bool)
+    #: How long the MongoDB exporter retries one batch before holding it (or handing it to the spool).
+    mongodb_retry_deadline_ms: int = _spec("OTEL_REVOPS_MONGODB_RETRY_DEADLINE_MS", default=10_000, parse=_p_int(0))
+    #: Records the MongoDB exporter holds in memory while the server is away (beyond it: oldest dropped, counted).
+    mongodb_max_pending_records: int = _spec("OTEL_REVOPS_MONGODB_MAX_PENDING", default=100_000, parse=_p_int(1))
     #: Redact secrets (keys, URL credentials, bearer tokens) before any output. ``OTEL_REVOPS_REDACT``.
     redact: bool = _spec("OTEL_REVOPS_REDACT", default=True, parse=_p_bool)
     #: Key patterns whose values become ``[REDACTED]`` (comma-separated or a JSON list; case-insensitive

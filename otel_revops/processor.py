@@ -64,6 +64,9 @@ class ExportProcessor(LogRecordProcessor):
     ) -> None:
         self.exporter = exporter
         self.spool = spool
+        if spool is not None and hasattr(exporter, "hold_unwritten"):
+            # The exporter's own in-memory holding would hide failures from the spool.
+            exporter.hold_unwritten = False
         self._max_queue = max_queue_size
         self._max_batch = max_batch_size
         self._delay = schedule_delay_millis / 1000
