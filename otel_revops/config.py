@@ -224,11 +224,11 @@ class Settings:
     #: Per-category levels. ``OTEL_REVOPS_LOG_LEVELS``, e.g. ``inngest.sync=debug,pymongo=warning``.
     log_levels: dict[str, int] = _spec("OTEL_REVOPS_LOG_LEVELS", default=None, parse=_p_levels)
     #: Records the calling thread may queue for export before it waits (then drops and counts).
-    max_queue_size: int = _spec("OTEL_REVOPS_MAX_QUEUE_SIZE", default=50_000, parse=_p_int(1))
+    max_queue_size: int = _spec("OTEL_REVOPS_MAX_QUEUE_SIZE", default=20_000, parse=_p_int(1))
     #: How long a logging call may wait for room in a full queue, in milliseconds, before dropping.
     enqueue_timeout_ms: int = _spec("OTEL_REVOPS_ENQUEUE_TIMEOUT_MS", default=1000, parse=_p_float_ms)
     #: Records each exporter may hold waiting for export (beyond it: dropped and counted).
-    export_queue_size: int = _spec("OTEL_REVOPS_EXPORT_QUEUE_SIZE", default=100_000, parse=_p_int(1))
+    export_queue_size: int = _spec("OTEL_REVOPS_EXPORT_QUEUE_SIZE", default=20_000, parse=_p_int(1))
     #: Largest batch handed to an exporter.
     export_batch_size: int = _spec("OTEL_REVOPS_EXPORT_BATCH_SIZE", default=512, parse=_p_int(1))
     #: Longest a record waits before its batch is exported, in milliseconds.

@@ -44,7 +44,7 @@ class RecordForwarder:
         self,
         provider: LoggerProvider,
         *,
-        max_queue_size: int = 50_000,
+        max_queue_size: int = 20_000,
         enqueue_timeout_millis: int = 1000,
         batch_size: int = 512,
         delay_millis: int = 200,

@@ -56,7 +56,7 @@ class ExportProcessor(LogRecordProcessor):
         self,
         exporter: LogRecordExporter,
         *,
-        max_queue_size: int = 100_000,
+        max_queue_size: int = 20_000,
         max_batch_size: int = 512,
         schedule_delay_millis: int = 500,
         shutdown_timeout_millis: int = 10_000,
