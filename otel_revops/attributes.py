@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry._logs import SeverityNumber
 
-from otel_revops.rendering import safe_repr, safe_str
+from otel_revops.values import plain_value
 
 __all__ = [
     "INTERNAL_PREFIXES",
@@ -28,7 +27,6 @@ INTERNAL_PREFIXES = ("code.", "exception.", "log.record.", "otel.", "thread.", "
 #: OTel's semantic-convention attribute for a record's unique id (24 hex digits, an ObjectId).
 RECORD_UID = "log.record.uid"
 
-_MAX_DEPTH = 16
 _COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
 _process = {"pid": os.getpid(), "random": os.urandom(5).hex()}
 
@@ -57,44 +55,12 @@ def user_properties(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if not k.startswith(INTERNAL_PREFIXES)}
 
 
-def to_any_value(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
+def to_any_value(value: Any) -> Any:
     """``value`` made into an OTel ``AnyValue``: str, bool, int, float, bytes, lists and string-keyed maps.
 
     Anything else becomes its ``str``; cycles and over-deep nesting become markers. Never raises.
     """
-    kind = type(value)
-    if kind is str or kind is bool or kind is bytes or value is None:
-        return value
-    if kind is int:
-        return value if -(2**63) <= value < 2**63 else str(value)
-    if kind is float:
-        return value if math.isfinite(value) else str(value)
-    if _depth >= _MAX_DEPTH:
-        return "<too deep>"
-    if isinstance(value, Mapping):
-        if id(value) in _seen:
-            return "<cycle>"
-        seen = _seen | {id(value)}
-        try:
-            return {safe_str(k): to_any_value(v, _depth + 1, seen) for k, v in list(value.items())}
-        except Exception:  # noqa: BLE001 - a broken mapping
-            return safe_repr(value)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        if id(value) in _seen:
-            return "<cycle>"
-        seen = _seen | {id(value)}
-        return [to_any_value(v, _depth + 1, seen) for v in list(value)]
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return to_any_value(int(value))
-    if isinstance(value, float):
-        return to_any_value(float(value))
-    if isinstance(value, str):
-        return str.__str__(value)
-    return safe_str(value)
+    return plain_value(value, for_json=False)
 
 
 def _severity_number(levelno: int) -> SeverityNumber:

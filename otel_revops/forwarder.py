@@ -22,19 +22,13 @@ from opentelemetry.trace import SpanContext
 
 from otel_revops.context import EXPORTING
 from otel_revops.diagnostics import warn
+from otel_revops.flushing import FlushMarker
 from otel_revops.redaction import Redactor
 from otel_revops.translate import to_otel_record
 
 __all__ = ["RecordForwarder"]
 
 Item = tuple[logging.LogRecord, Mapping[str, Any], "SpanContext | None"]
-
-
-class _Flush:
-    __slots__ = ("done",)
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
 
 
 class RecordForwarder:
@@ -69,7 +63,7 @@ class RecordForwarder:
     def _init_state(self) -> None:
         # Also the fork handler: the child starts with an empty queue (its parent exports what it held)
         # and its own locks and worker.
-        self._queue: collections.deque[Item | _Flush] = collections.deque()
+        self._queue: collections.deque[Item | FlushMarker] = collections.deque()
         self._wake = threading.Event()
         self._room = threading.Condition(threading.Lock())
         self._worker: threading.Thread | None = None
@@ -123,7 +117,7 @@ class RecordForwarder:
         count = 0
         while queue:
             item = queue.popleft()
-            if isinstance(item, _Flush):
+            if isinstance(item, FlushMarker):
                 item.done.set()
                 continue
             record, base, span = item
@@ -151,7 +145,7 @@ class RecordForwarder:
             if not self._queue:
                 return True
             self._start_worker()
-        marker = _Flush()
+        marker = FlushMarker()
         self._queue.append(marker)
         self._wake.set()
         return marker.done.wait(max(0.0, timeout_millis / 1000))
@@ -164,7 +158,7 @@ class RecordForwarder:
         self._notify_room()
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(max(0.0, timeout_millis / 1000))
-        left = sum(1 for item in self._queue if not isinstance(item, _Flush))
+        left = sum(1 for item in self._queue if not isinstance(item, FlushMarker))
         if left:
             self.dropped += left
             warn("forwarder-close", f"{left} records not forwarded before the shutdown deadline")

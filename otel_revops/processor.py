@@ -25,6 +25,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 
 from otel_revops.context import EXPORTING
 from otel_revops.diagnostics import warn
+from otel_revops.flushing import FlushMarker
 from otel_revops.spool import Spool
 
 __all__ = ["ExportProcessor"]
@@ -32,15 +33,6 @@ __all__ = ["ExportProcessor"]
 _BACKOFF_START = 0.5
 _BACKOFF_MAX = 30.0
 _RESCAN_SECONDS = 30.0
-
-
-class _Flush:
-    """A marker in the queue: set once everything queued before it was handed to the exporter."""
-
-    __slots__ = ("done",)
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
 
 
 class ExportProcessor(LogRecordProcessor):
@@ -90,7 +82,7 @@ class ExportProcessor(LogRecordProcessor):
 
     def _init_state(self) -> None:
         # Also the fork handler: the parent keeps (and exports) what was queued before the fork.
-        self._queue: collections.deque[ReadableLogRecord | _Flush] = collections.deque()
+        self._queue: collections.deque[ReadableLogRecord | FlushMarker] = collections.deque()
         self._overflow: list[ReadableLogRecord] = []
         self._backlog: collections.deque[list[ReadableLogRecord]] = collections.deque()
         self._backlog_records = 0
@@ -165,7 +157,7 @@ class ExportProcessor(LogRecordProcessor):
         queue = self._queue
         while queue:
             item = queue.popleft()
-            if isinstance(item, _Flush):
+            if isinstance(item, FlushMarker):
                 self._export(batch)
                 batch = []
                 if self._overflow:
@@ -272,7 +264,7 @@ class ExportProcessor(LogRecordProcessor):
             if not self._queue and not self._has_backlog() and not self._overflow:
                 return self._flush_exporter(deadline)
             self._ensure_worker()
-        marker = _Flush()
+        marker = FlushMarker()
         self._queue.append(marker)
         self._wake.set()
         if not marker.done.wait(max(0.0, deadline - time.monotonic())):
@@ -301,10 +293,10 @@ class ExportProcessor(LogRecordProcessor):
         self._wake.set()
         if self._worker is not None:
             self._worker.join(max(0.0, deadline - time.monotonic()))
-        left = sum(1 for item in self._queue if not isinstance(item, _Flush)) + len(self._overflow)
+        left = sum(1 for item in self._queue if not isinstance(item, FlushMarker)) + len(self._overflow)
         if left and self.spool is not None:
             with contextlib.suppress(OSError):
-                self.spool.write([i for i in self._queue if not isinstance(i, _Flush)] + self._overflow)
+                self.spool.write([i for i in self._queue if not isinstance(i, FlushMarker)] + self._overflow)
                 left = 0
         left += self._backlog_records
         if left:
@@ -319,7 +311,7 @@ class ExportProcessor(LogRecordProcessor):
     def stats(self) -> dict[str, Any]:
         """Counts: received, exported, failed_attempts, held, replayed, dropped_* and what waits now."""
         counts: dict[str, Any] = dict(self._counts)
-        counts["queued"] = sum(1 for item in list(self._queue) if not isinstance(item, _Flush))
+        counts["queued"] = sum(1 for item in list(self._queue) if not isinstance(item, FlushMarker))
         counts["backlog_records"] = self._backlog_records
         counts["spooled_batches"] = self._spooled_batches
         if self.spool is not None:

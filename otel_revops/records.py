@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from otel_revops.rendering import safe_repr, safe_str
+from otel_revops.values import safe_repr, safe_str
 
 __all__ = ["PROPS_ATTR", "STANDARD_ATTRS", "exception_text", "freeze_message", "record_message", "record_properties"]
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any
 
+from otel_revops.values import plain_value, safe_repr, safe_str
+
 __all__ = [
     "ANSI",
     "ASCII_GLYPHS",
@@ -27,8 +29,6 @@ __all__ = [
     "render_json",
     "render_pretty",
     "render_properties",
-    "safe_repr",
-    "safe_str",
 ]
 
 Glyphs = tuple[str, str, str, str, str]
@@ -93,58 +93,9 @@ def format_timestamp(created: float) -> str:
     return f"{cache[1]}.{millis:03d}Z"
 
 
-def safe_repr(value: Any) -> str:
-    """``repr(value)``, or a placeholder naming the type when ``repr`` itself fails."""
-    try:
-        return repr(value)
-    except Exception:  # noqa: BLE001 - a user's __repr__ may raise anything
-        return f"<unrepresentable {_type_name(value)}>"
-
-
-def safe_str(value: Any) -> str:
-    """``str(value)``, falling back to :func:`safe_repr` when ``str`` fails."""
-    if type(value) is str:
-        return value
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001 - a user's __str__ may raise anything
-        return safe_repr(value)
-
-
-def _type_name(value: Any) -> str:
-    try:
-        return type(value).__qualname__
-    except Exception:  # noqa: BLE001
-        return "object"
-
-
-_MAX_DEPTH = 32
-
-
-def jsonable(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
+def jsonable(value: Any) -> Any:
     """A copy of ``value`` made only of JSON types: cycles, non-string keys, bytes and objects made safe."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if _depth >= _MAX_DEPTH:
-        return "<too deep>"
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return safe_repr(bytes(value))
-    if isinstance(value, Mapping):
-        if id(value) in _seen:
-            return "<cycle>"
-        seen = _seen | {id(value)}
-        try:
-            return {safe_str(k): jsonable(v, _depth + 1, seen) for k, v in list(value.items())}
-        except Exception:  # noqa: BLE001 - a broken mapping
-            return safe_repr(value)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        if id(value) in _seen:
-            return "<cycle>"
-        seen = _seen | {id(value)}
-        return [jsonable(v, _depth + 1, seen) for v in list(value)]
-    return safe_str(value)
+    return plain_value(value, for_json=True)
 
 
 def _default(value: Any) -> Any:

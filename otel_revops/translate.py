@@ -15,7 +15,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_conte
 from otel_revops.attributes import RECORD_UID, level_severity_number, level_severity_text, new_record_uid, to_any_value
 from otel_revops.records import record_message, record_properties
 from otel_revops.redaction import Redactor
-from otel_revops.rendering import safe_str
+from otel_revops.values import safe_str
 
 __all__ = ["to_otel_record"]
 

@@ -41,7 +41,7 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.trace import format_span_id, format_trace_id
 
 from otel_revops.attributes import RECORD_UID, user_properties
-from otel_revops.rendering import safe_str
+from otel_revops.values import safe_str
 
 __all__ = [
     "DEFAULT_MAX_VALUE_BYTES",
