@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import traceback
 from collections.abc import Mapping
@@ -30,7 +31,8 @@ def record_properties(record: logging.LogRecord, base: Mapping[str, Any]) -> dic
     properties = dict(base)
     attributes = record.__dict__
     if len(attributes) > _STANDARD_COUNT:
-        for key, value in attributes.items():
+        # makeRecord adds ``extra=`` keys after the standard attributes: start there, in their order.
+        for key, value in itertools.islice(attributes.items(), _STANDARD_COUNT, None):
             if key not in STANDARD_ATTRS:
                 properties[key] = value
         bound = attributes.get(PROPS_ATTR)

@@ -72,7 +72,18 @@ class Redactor:
 
     def properties(self, properties: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of ``properties`` with secret keys' values and secrets inside strings redacted."""
-        return {key: self._value(key, value, frozenset()) for key, value in properties.items()}
+        redacted: dict[str, Any] = {}
+        decisions = self._decisions
+        for key, value in properties.items():
+            # Inline fast path for the common case: a known, harmless key with a scalar value.
+            kind = type(value)
+            if decisions.get(key) is False and (kind is int or kind is bool or kind is float or value is None):
+                redacted[key] = value
+            elif kind is str and decisions.get(key) is False:
+                redacted[key] = self.text(value)
+            else:
+                redacted[key] = self._value(key, value, frozenset())
+        return redacted
 
     def _value(self, key: Any, value: Any, seen: frozenset[int]) -> Any:
         if isinstance(key, str) and self.is_secret_key(key):
