@@ -129,8 +129,8 @@ def _insert_many_round(client: MongoClient[dict[str, Any]], records_count: int) 
 def run(uri: str, quick: bool) -> dict[str, dict[str, float]]:
     """Both scenarios against the server at ``uri``; rounds alternate exporter and baseline, medians kept."""
     # SecantusDB inserts and drops indexed documents at ~1 ms each: sizes keep --quick under a minute.
-    records, rounds = (2_048, 3) if quick else (8_192, 3)
-    full_records = 2_048 if quick else 8_192
+    records, rounds = (1_024, 2) if quick else (8_192, 3)
+    full_records = 1_024 if quick else 8_192
     client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=10_000, appname="otel-revops-bench")
     try:
         exporter_rates: list[float] = []

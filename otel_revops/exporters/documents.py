@@ -53,6 +53,7 @@ __all__ = [
     "safe_key",
     "truncate_bytes",
     "truncate_text",
+    "valid_text",
 ]
 
 #: Default longest string or bytes value stored (64 KiB).
@@ -67,16 +68,23 @@ _SLOT_BYTES = 8
 _OVER_BUDGET = "<omitted: the record is over its size budget>"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _UNSAFE_KEY = re.compile(r"^\$|[.\x00]")
+# A lone surrogate is a valid ``str`` but has no UTF-8 form: BSON cannot encode it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _KEY_REPLACEMENTS = {"$": "\uff04", ".": "\uff0e", "\x00": "\u2400"}
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _IDENTITY_KEYS = frozenset(("jobId", "executionId"))
 _EXCEPTION_KEYS = (("exception.type", "type"), ("exception.message", "message"), ("exception.stacktrace", "stacktrace"))
 
 
+def valid_text(text: str) -> str:
+    """``text`` with each lone surrogate (which UTF-8, and so BSON, cannot hold) replaced by U+FFFD."""
+    return text if text.isascii() or _SURROGATE.search(text) is None else _SURROGATE.sub("\ufffd", text)
+
+
 def safe_key(key: Any) -> str:
     """``key`` as a field name MongoDB stores as given: ``str`` of it, a leading ``$`` → ``＄``,
-    ``.`` → ``．``, NUL → ``␀``, cut to 1 KiB."""
-    text = key if type(key) is str else safe_str(key)
+    ``.`` → ``．``, NUL → ``␀``, lone surrogates → ``�``, cut to 1 KiB."""
+    text = valid_text(key if type(key) is str else safe_str(key))
     if len(text) > _MAX_KEY_CHARS:
         text = truncate_text(text, _MAX_KEY_BYTES)
     if _UNSAFE_KEY.search(text) is None:
@@ -128,7 +136,7 @@ class Sanitizer:
         if len(value) * 4 > self.max_bytes or len(value) * 4 > self.budget:
             value = truncate_text(value, min(self.max_bytes, max(64, self.budget)))
         self.budget -= len(value)
-        return value
+        return valid_text(value)
 
     def mapping(self, value: Mapping[Any, Any], depth: int = 0, seen: frozenset[int] = frozenset()) -> dict[str, Any]:
         """A mapping with safe keys and values (a broken mapping becomes ``{"value": str(mapping)}``)."""
@@ -157,7 +165,7 @@ class Sanitizer:
             size = len(value) * 4
             if size <= self.max_bytes and size < self.budget:
                 self.budget -= len(value)
-                return value
+                return valid_text(value)
             return self.text(value)
         if value is None or kind is bool or kind is float:
             return value
@@ -239,7 +247,9 @@ def execution_key(execution_id: Any) -> Any:
     if kind is ObjectId:
         return execution_id
     if kind is str:
-        return ObjectId(execution_id) if len(execution_id) == 24 and ObjectId.is_valid(execution_id) else execution_id
+        if len(execution_id) == 24 and ObjectId.is_valid(execution_id):
+            return ObjectId(execution_id)
+        return valid_text(execution_id)
     if kind is int and _INT64_MIN <= execution_id <= _INT64_MAX:
         return execution_id
     return safe_str(execution_id)
@@ -261,7 +271,7 @@ def _message(body: Any, max_bytes: int) -> str:
         text = bytes(body).decode("utf-8", "replace")
     else:
         text = safe_str(body)
-    return text if len(text) * 4 <= max_bytes else truncate_text(text, max_bytes)
+    return valid_text(text if len(text) * 4 <= max_bytes else truncate_text(text, max_bytes))
 
 
 def _record_id(attributes: Mapping[str, Any]) -> ObjectId:
