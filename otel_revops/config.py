@@ -305,15 +305,6 @@ class Settings:
         raise KeyError(name)
 
     @classmethod
-    def env_var(cls, name: str) -> str | None:
-        """The first environment variable that sets ``name``, if any."""
-        for f in fields(cls):
-            if f.name == name:
-                spec: _Spec = f.metadata["spec"]
-                return spec.envs[0] if spec.envs else None
-        raise KeyError(name)
-
-    @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Resolve every setting: keyword argument (not ``None``) → environment → default.
 

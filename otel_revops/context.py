@@ -28,7 +28,6 @@ __all__ = [
     "current_execution",
     "execution_context",
     "exporting",
-    "is_exporting",
     "reset_execution",
     "suppressed",
 ]
@@ -144,11 +143,6 @@ def exporting() -> Iterator[None]:
         yield
     finally:
         EXPORTING.reset(token)
-
-
-def is_exporting() -> bool:
-    """Whether the current context is inside :func:`exporting`."""
-    return EXPORTING.get()
 
 
 @contextmanager

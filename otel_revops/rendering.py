@@ -25,7 +25,6 @@ __all__ = [
     "Palette",
     "format_timestamp",
     "jsonable",
-    "level_name",
     "render_json",
     "render_pretty",
     "render_properties",
@@ -70,11 +69,6 @@ def level_index(levelno: int) -> int:
     if levelno >= 20:
         return 1
     return 0
-
-
-def level_name(levelno: int) -> str:
-    """The upper-case name shown for a stdlib level number."""
-    return _NAMES[level_index(levelno)]
 
 
 _second_cache: list[Any] = [-1, ""]
