@@ -293,10 +293,20 @@ class ExportProcessor(LogRecordProcessor):
         self._wake.set()
         if self._worker is not None:
             self._worker.join(max(0.0, deadline - time.monotonic()))
-        left = sum(1 for item in self._queue if not isinstance(item, FlushMarker)) + len(self._overflow)
+        # The worker may still be exporting: take what is left out of its reach (popleft is atomic) so
+        # that no record is both exported and spooled, which would push it twice after a replay.
+        remaining, self._overflow = self._overflow, []
+        while True:
+            try:
+                item = self._queue.popleft()
+            except IndexError:
+                break
+            if not isinstance(item, FlushMarker):
+                remaining.append(item)
+        left = len(remaining)
         if left and self.spool is not None:
             with contextlib.suppress(OSError):
-                self.spool.write([i for i in self._queue if not isinstance(i, FlushMarker)] + self._overflow)
+                self.spool.write(remaining)
                 left = 0
         left += self._backlog_records
         if left:

@@ -20,10 +20,10 @@ from rich.text import Text
 
 from otel_revops.cli.app import CliState, pass_state
 from otel_revops.cli.errors import EXIT_FAILURE, EXIT_OK, CliError
-from otel_revops.cli.indexes import history_indexes, plan_index_changes
 from otel_revops.cli.store import Store, describe_mongo_error, open_store, redact_uri
 from otel_revops.config import ConfigurationError, Settings
 from otel_revops.exporters.file import FileSettings
+from otel_revops.exporters.indexes import history_indexes, plan_index_changes
 
 __all__ = [
     "EXPORTER_ENTRY_POINTS",

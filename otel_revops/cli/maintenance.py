@@ -8,13 +8,11 @@ from typing import Any
 
 import click
 from pymongo import ReturnDocument
-from pymongo.collection import Collection
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from otel_revops.cli.app import CliState, pass_state
 from otel_revops.cli.durations import format_duration
 from otel_revops.cli.errors import EXIT_OK
-from otel_revops.cli.indexes import IndexChange, history_indexes, plan_index_changes
 from otel_revops.cli.params import DURATION
 from otel_revops.cli.query import (
     count_entries_before,
@@ -24,28 +22,11 @@ from otel_revops.cli.query import (
 )
 from otel_revops.cli.render import format_time
 from otel_revops.cli.store import Store
+from otel_revops.exporters.indexes import apply_index_changes, history_indexes, plan_index_changes
 
-__all__ = ["apply_index_changes", "ensure_indexes_command", "prune_command"]
+__all__ = ["ensure_indexes_command", "prune_command"]
 
 Document = dict[str, Any]
-
-
-def apply_index_changes(collection: Collection[Document], changes: Sequence[IndexChange]) -> None:
-    """Create, re-time or recreate indexes as planned by :func:`plan_index_changes`."""
-    for change in changes:
-        spec = change.spec
-        options: dict[str, Any] = {"name": spec.name}
-        if spec.ttl_seconds is not None:
-            options["expireAfterSeconds"] = spec.ttl_seconds
-        if change.action == "create":
-            collection.create_index(list(spec.keys), **options)
-        elif change.action == "set_ttl":
-            collection.database.command(
-                "collMod", collection.name, index={"name": change.existing_name, "expireAfterSeconds": spec.ttl_seconds}
-            )
-        elif change.action == "recreate" and change.existing_name is not None:
-            collection.drop_index(change.existing_name)
-            collection.create_index(list(spec.keys), **options)
 
 
 def _progress(state: CliState) -> Progress:

@@ -77,6 +77,7 @@ from otel_revops.config import ConfigurationError, Settings
 from otel_revops.context import EXPORTING, exporting
 from otel_revops.diagnostics import warn
 from otel_revops.exporters.documents import RecordDocuments, record_documents
+from otel_revops.exporters.indexes import apply_index_changes, history_indexes, plan_index_changes
 from otel_revops.exporters.retry import backoff_delay, is_transient, is_transient_code
 
 __all__ = ["DEFAULT_MAX_PENDING_RECORDS", "DEFAULT_RETRY_DEADLINE_MILLIS", "MongoLogRecordExporter", "mask_uri"]
@@ -819,13 +820,13 @@ class MongoLogRecordExporter(LogRecordExporter):
     # -- indexes ---------------------------------------------------------------------------------
 
     def _ensure_indexes(self, database: Database[Document]) -> None:
+        """The history's indexes (the same plan ``otel-revops ensure-indexes`` applies), made once."""
         if self._indexes_ready or time.monotonic() < self._indexes_retry_at:
             return
         collection = database[self.logs_collection]
         try:
-            collection.create_index([("executionId", 1), ("timestamp", 1)])
-            collection.create_index([("jobId", 1), ("timestamp", -1)])
-            self._ensure_ttl_index(database, collection)
+            changes = plan_index_changes(collection.index_information(), history_indexes(self.retention_days))
+            apply_index_changes(collection, changes)
         except Exception as error:
             if is_transient(error) or self._stop.is_set():
                 raise
@@ -837,29 +838,3 @@ class MongoLogRecordExporter(LogRecordExporter):
             )
             return
         self._indexes_ready = True
-
-    def _ensure_ttl_index(self, database: Database[Document], collection: Collection[Document]) -> None:
-        """The ``{timestamp: 1}`` index: a TTL index expiring after ``retention_days``, or a plain one when
-        records are kept forever (the same indexes ``otel-revops ensure-indexes`` wants)."""
-        seconds = self.retention_days * 86_400
-        existing = next(
-            (index for index in collection.list_indexes() if dict(index["key"]) == {"timestamp": 1}),
-            None,
-        )
-        current = existing.get("expireAfterSeconds") if existing is not None else None
-        if seconds > 0:
-            if existing is None:
-                collection.create_index([("timestamp", 1)], expireAfterSeconds=seconds)
-            elif current != seconds:
-                database.command(
-                    "collMod",
-                    self.logs_collection,
-                    index={"keyPattern": {"timestamp": 1}, "expireAfterSeconds": seconds},
-                )
-            return
-        if existing is not None and current is not None:
-            # Retention 0 keeps records forever: an expiry set up under an earlier setting must go.
-            collection.drop_index(existing["name"])
-            existing = None
-        if existing is None:
-            collection.create_index([("timestamp", 1)])

@@ -1,4 +1,7 @@
-"""The history collection's indexes: what they should be, and what to change to get there (pure)."""
+"""The history collection's indexes: what they should be, what to change to get there (pure), and the change.
+
+Shared by the MongoDB exporter (which creates them once) and ``otel-revops ensure-indexes`` / ``doctor``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["IndexChange", "IndexSpec", "history_indexes", "plan_index_changes"]
+from pymongo.collection import Collection
+
+__all__ = ["IndexChange", "IndexSpec", "apply_index_changes", "history_indexes", "plan_index_changes"]
 
 Action = Literal["present", "create", "set_ttl", "recreate"]
 _VERBS = {
@@ -115,3 +120,21 @@ def plan_index_changes(existing: Mapping[str, Mapping[str, Any]], wanted: Sequen
         else:
             changes.append(IndexChange("recreate", spec, name, ttl))
     return changes
+
+
+def apply_index_changes(collection: Collection[dict[str, Any]], changes: Sequence[IndexChange]) -> None:
+    """Create, re-time or recreate indexes as planned by :func:`plan_index_changes`."""
+    for change in changes:
+        spec = change.spec
+        options: dict[str, Any] = {"name": spec.name}
+        if spec.ttl_seconds is not None:
+            options["expireAfterSeconds"] = spec.ttl_seconds
+        if change.action == "create":
+            collection.create_index(list(spec.keys), **options)
+        elif change.action == "set_ttl":
+            collection.database.command(
+                "collMod", collection.name, index={"name": change.existing_name, "expireAfterSeconds": spec.ttl_seconds}
+            )
+        elif change.action == "recreate" and change.existing_name is not None:
+            collection.drop_index(change.existing_name)
+            collection.create_index(list(spec.keys), **options)
