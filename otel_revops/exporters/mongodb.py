@@ -48,7 +48,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import logging
 import os
 import re
 import threading
@@ -66,18 +65,13 @@ from pymongo import MongoClient, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
-from pymongo.monitoring import (
-    TopologyClosedEvent,
-    TopologyDescriptionChangedEvent,
-    TopologyListener,
-    TopologyOpenedEvent,
-)
 
 from otel_revops.config import ConfigurationError, Settings
 from otel_revops.context import EXPORTING, exporting
 from otel_revops.diagnostics import warn
 from otel_revops.exporters.documents import RecordDocuments, record_documents
 from otel_revops.exporters.indexes import apply_index_changes, history_indexes, plan_index_changes
+from otel_revops.exporters.mongo_threads import OwnClientThreads, TopologyOpened
 from otel_revops.exporters.retry import backoff_delay, is_transient, is_transient_code
 
 __all__ = ["DEFAULT_MAX_PENDING_RECORDS", "DEFAULT_RETRY_DEADLINE_MILLIS", "MongoLogRecordExporter", "mask_uri"]
@@ -93,7 +87,6 @@ _PROBE_CAP_SECONDS = 5.0
 _INDEX_RETRY_SECONDS = 60.0
 # After a failure this recent, shutdown does not knock on the server once more.
 _RECENT_FAILURE_SECONDS = 1.0
-_PYMONGO_LOGGERS = ("pymongo.command", "pymongo.connection", "pymongo.serverSelection", "pymongo.topology")
 _USERINFO = re.compile(r"(?<=://)([^:@/\s]+):[^@/\s]*@")
 _CLIENT_DEFAULTS = {
     "serverSelectionTimeoutMS": 2000,
@@ -168,70 +161,6 @@ class _Batch:
 
     def mark_pushed(self, items: list[RecordDocuments]) -> None:
         self.pushed.update(id(item) for item in items)
-
-
-class _OwnClientThreads(logging.Filter):
-    """Keeps what the exporter's own client logs on pymongo's background threads out of the exporters.
-
-    Operations run inside :func:`~otel_revops.context.exporting`, but pymongo's monitor threads start
-    without it: the first record such a thread logs about this client (pymongo names the client's
-    topology id in each record) marks the thread as exporting, so its records reach the console only.
-    Installed on pymongo's loggers while the exporter's client exists.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.topology_ids: set[str] = set()
-        self._installed = False
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Mark the current thread when ``record`` is about this client; never drops a record."""
-        if (
-            self.topology_ids
-            and not EXPORTING.get()
-            and not isinstance(record.msg, str)
-            # Only pymongo's own threads, each serving one client, are marked: never an application thread.
-            and threading.current_thread().name.startswith("pymongo_")
-        ):
-            try:
-                text = str(record.msg)
-            except Exception:  # noqa: BLE001 - a record pymongo cannot render is not ours to judge
-                return True
-            if any(topology_id in text for topology_id in self.topology_ids):
-                EXPORTING.set(True)
-        return True
-
-    def install(self) -> None:
-        """Attach to pymongo's loggers (once)."""
-        if not self._installed:
-            self._installed = True
-            for name in _PYMONGO_LOGGERS:
-                logging.getLogger(name).addFilter(self)
-
-    def uninstall(self) -> None:
-        """Detach from pymongo's loggers."""
-        if self._installed:
-            self._installed = False
-            for name in _PYMONGO_LOGGERS:
-                logging.getLogger(name).removeFilter(self)
-
-
-class _TopologyOpened(TopologyListener):
-    """Learns the topology id of the exporter's client, for :class:`_OwnClientThreads`."""
-
-    def __init__(self, threads: _OwnClientThreads) -> None:
-        self._threads = threads
-
-    def opened(self, event: TopologyOpenedEvent) -> None:
-        """Remember the id of the client's topology."""
-        self._threads.topology_ids.add(str(event.topology_id))
-
-    def description_changed(self, event: TopologyDescriptionChangedEvent) -> None:
-        """Not needed."""
-
-    def closed(self, event: TopologyClosedEvent) -> None:
-        """Forget the closed topology."""
-        self._threads.topology_ids.discard(str(event.topology_id))
 
 
 class _RetryError(Exception):
@@ -341,7 +270,7 @@ class MongoLogRecordExporter(LogRecordExporter):
             self._client_options["serverSelectionTimeoutMS"] = server_selection_timeout_millis
         self._client = client
         self._owns_client = client is None
-        self._own_threads = _OwnClientThreads()
+        self._own_threads = OwnClientThreads()
         self._closed = False
         self._counts = dict.fromkeys(
             ("exported", "retried", "dropped", "unmatched", "bad_records", "embedded_rejected", "filtered"), 0
@@ -663,7 +592,7 @@ class MongoLogRecordExporter(LogRecordExporter):
                 raise _RetryError("the exporter is shut down")
             assert self.uri is not None
             self._own_threads.install()
-            listener = _TopologyOpened(self._own_threads)
+            listener = TopologyOpened(self._own_threads)
             self._client = MongoClient(self.uri, event_listeners=[listener], **self._client_options)
         return self._client[self.database_name]
 
