@@ -24,6 +24,9 @@ __all__ = [
 
 #: Attribute prefixes the library and OTel add themselves; everything else is the user's property.
 INTERNAL_PREFIXES = ("code.", "exception.", "log.record.", "otel.", "thread.", "process.")
+# Each nested map costs three protobuf messages in OTLP; protobuf parsers stop at 100 (Python's
+# default), so deeper values are cut well before that.
+_MAX_DEPTH = 16
 #: OTel's semantic-convention attribute for a record's unique id (24 hex digits, an ObjectId).
 RECORD_UID = "log.record.uid"
 
@@ -55,12 +58,13 @@ def user_properties(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if not k.startswith(INTERNAL_PREFIXES)}
 
 
-def to_any_value(value: Any) -> Any:
+def to_any_value(value: Any, max_length: int | None = None) -> Any:
     """``value`` made into an OTel ``AnyValue``: str, bool, int, float, bytes, lists and string-keyed maps.
 
-    Anything else becomes its ``str``; cycles and over-deep nesting become markers. Never raises.
+    Anything else becomes its ``str``; cycles and over-deep nesting become markers; strings longer than
+    ``max_length`` characters are cut with a marker. Never raises.
     """
-    return plain_value(value, for_json=False)
+    return plain_value(value, for_json=False, max_length=max_length, max_depth=_MAX_DEPTH)
 
 
 def _severity_number(levelno: int) -> SeverityNumber:

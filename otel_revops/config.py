@@ -233,6 +233,9 @@ class Settings:
     export_batch_size: int = _spec("OTEL_REVOPS_EXPORT_BATCH_SIZE", default=512, parse=_p_int(1))
     #: Longest a record waits before its batch is exported, in milliseconds.
     export_delay_ms: int = _spec("OTEL_REVOPS_EXPORT_DELAY_MS", default=500, parse=_p_int(1))
+    #: Longest message or string value handed to exporters, in characters (0: no limit); longer ones
+    #: are cut with a marker, so one huge value cannot make a batch too large for its destination.
+    max_value_length: int = _spec("OTEL_REVOPS_MAX_VALUE_LENGTH", default=65_536, parse=_p_int(0))
     #: Deadline for flushing everything at shutdown / exit, in milliseconds.
     shutdown_timeout_ms: int = _spec("OTEL_REVOPS_SHUTDOWN_TIMEOUT_MS", default=10_000, parse=_p_int(0))
     #: MongoDB URI; enables the MongoDB exporter. ``OTEL_REVOPS_MONGODB_URI``, then ``MONGODB_URI``.

@@ -63,9 +63,11 @@ class RecordForwarder:
         batch_size: int = 512,
         delay_millis: int = 200,
         redactor: Redactor | None = None,
+        max_value_length: int | None = None,
     ) -> None:
         self.provider = provider
         self.redactor = redactor
+        self.max_value_length = max_value_length
         self._max = max_queue_size
         self._enqueue_timeout = enqueue_timeout_millis / 1000
         self._wake_at = batch_size
@@ -149,7 +151,9 @@ class RecordForwarder:
                     # A no-op logger (OTEL_SDK_DISABLED=true) exports nothing: skip the translation too.
                     logger = loggers[record.name] = created if isinstance(created, Logger) else None
                 if logger is not None:
-                    writable = _writable(logger, to_otel_record(record, base, span, self.redactor))
+                    writable = _writable(
+                        logger, to_otel_record(record, base, span, self.redactor, self.max_value_length)
+                    )
                     logger.emit(writable)  # type: ignore[arg-type] # the SDK takes a ReadWriteLogRecord as is
                 self.forwarded += 1
             except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others

@@ -69,6 +69,7 @@ class LoggingPipeline:
             batch_size=settings.export_batch_size,
             delay_millis=min(settings.export_delay_ms, 200),
             redactor=redactor,
+            max_value_length=settings.max_value_length or None,
         )
         self.handler = BridgeHandler(
             console=console, forwarder=self.forwarder if self.processors else None, redactor=redactor

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import os
 import random
 import threading
@@ -73,6 +74,7 @@ class ExportProcessor(LogRecordProcessor):
             "dropped_queue_full": 0,
             "dropped_backlog_full": 0,
             "dropped_shutdown": 0,
+            "bad_records": 0,
         }
         self._closed = False
         self._init_state()
@@ -180,24 +182,47 @@ class ExportProcessor(LogRecordProcessor):
             self._hold(batch)
 
     def _deliver(self, batch: list[ReadableLogRecord]) -> bool:
+        """Export ``batch``; True when it is done with (delivered, or its poison records isolated)."""
         try:
             result = self.exporter.export(batch)
         except Exception as exc:  # noqa: BLE001 - an exporter's bug must not kill the worker
-            result = LogRecordExportResult.FAILURE
             warn(f"export-error-{self._name}", f"{self._name} raised {type(exc).__name__}: {exc}")
+            return self._isolate(batch)
         if result is LogRecordExportResult.SUCCESS:
             self._counts["exported"] += len(batch)
             self._backoff = 0.0
             return True
+        self._failed()
+        return False
+
+    def _failed(self) -> None:
         self._counts["failed_attempts"] += 1
         self._backoff = min(_BACKOFF_MAX, max(_BACKOFF_START, self._backoff * 2))
         self._next_attempt = time.monotonic() + random.uniform(self._backoff / 2, self._backoff)
         warn(
             f"export-failed-{self._name}",
             f"{self._name} could not export a batch; holding it for retry "
-            f"({'spool ' + str(self.spool.directory) if self.spool else 'in memory'})",
+            f"({'spool ' + str(self.spool.directory) if self.spool is not None else 'in memory'})",
         )
-        return False
+
+    def _isolate(self, batch: list[ReadableLogRecord]) -> bool:
+        """A batch whose export raised: export its records one by one, so that a record the exporter
+        cannot handle (a poison record) is dropped and counted instead of blocking every later batch."""
+        unsent: list[ReadableLogRecord] = []
+        for record in batch:
+            try:
+                result = self.exporter.export([record])
+            except Exception:  # noqa: BLE001 - this record is the poison
+                self._counts["bad_records"] += 1
+                continue
+            if result is LogRecordExportResult.SUCCESS:
+                self._counts["exported"] += 1
+            else:
+                unsent.append(record)
+        if unsent:
+            self._failed()
+            self._hold(unsent)
+        return True
 
     def _has_backlog(self) -> bool:
         return bool(self._backlog) or self._spooled_batches > 0
@@ -313,7 +338,7 @@ class ExportProcessor(LogRecordProcessor):
             self._counts["dropped_shutdown"] += left
             warn(f"shutdown-{self._name}", f"{self._name}: {left} records not exported before the shutdown deadline")
         elif self._spooled_batches:
-            where = self.spool.directory if self.spool else "memory"
+            where = self.spool.directory if self.spool is not None else "memory"
             warn(f"spooled-{self._name}", f"{self._name}: undelivered batches kept in {where}")
         with contextlib.suppress(Exception):
             self.exporter.shutdown()  # type: ignore[no-untyped-call]
@@ -332,8 +357,25 @@ class ExportProcessor(LogRecordProcessor):
         return counts
 
 
+def spool_key(exporter: LogRecordExporter) -> str:
+    """The name of ``exporter``'s destination: its ``spool_key`` attribute, else its class and a digest
+    of its endpoint or path, so batches spooled for one destination never replay into another."""
+    key = getattr(exporter, "spool_key", None)
+    if key:
+        return str(key)
+    identity = next(
+        (
+            str(value)
+            for value in (getattr(exporter, name, None) for name in ("_endpoint", "endpoint", "path"))
+            if value
+        ),
+        "",
+    )
+    name = type(exporter).__name__
+    return f"{name}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}" if identity else name
+
+
 def spool_for(exporter: LogRecordExporter, directory: Path, max_bytes: int) -> Spool:
     """The spool of ``exporter`` under ``directory``: one sub-directory per destination."""
-    key = getattr(exporter, "spool_key", None) or type(exporter).__name__
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(key))
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spool_key(exporter))
     return Spool(directory / safe, max_bytes)

@@ -15,7 +15,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_conte
 from otel_revops.attributes import RECORD_UID, level_severity_number, level_severity_text, new_record_uid, to_any_value
 from otel_revops.records import record_message, record_properties
 from otel_revops.redaction import Redactor
-from otel_revops.values import safe_str
+from otel_revops.values import cut_text, safe_str, valid_text
 
 __all__ = ["to_otel_record"]
 
@@ -26,28 +26,35 @@ def _exception_attributes(record: logging.LogRecord, attributes: dict[str, Any])
         return
     exc_type, exc, _tb = exc_info
     attributes["exception.type"] = getattr(exc_type, "__qualname__", safe_str(exc_type))
-    attributes["exception.message"] = safe_str(exc) if exc is not None else ""
+    attributes["exception.message"] = valid_text(safe_str(exc)) if exc is not None else ""
     try:
-        attributes["exception.stacktrace"] = "".join(traceback.format_exception(*exc_info))
+        attributes["exception.stacktrace"] = valid_text("".join(traceback.format_exception(*exc_info)))
     except Exception:  # noqa: BLE001 - a raising __str__ inside the chain
         attributes["exception.stacktrace"] = attributes["exception.message"]
 
 
 def to_otel_record(
-    record: logging.LogRecord, base: Mapping[str, Any], span: SpanContext | None, redactor: Redactor | None = None
+    record: logging.LogRecord,
+    base: Mapping[str, Any],
+    span: SpanContext | None,
+    redactor: Redactor | None = None,
+    max_length: int | None = None,
 ) -> LogRecord:
     """The OTel record for ``record``: body, severity, timestamp, trace ids, the user's properties
     (``base`` = execution context, then ``extra=`` and bound properties) as attributes, ``code.*``,
-    ``exception.*`` and a fixed ``log.record.uid``; secrets masked by ``redactor``."""
+    ``exception.*`` and a fixed ``log.record.uid``; secrets masked by ``redactor``; the message and string
+    values longer than ``max_length`` characters cut with a marker."""
     properties = record_properties(record, base)
     if redactor is not None:
         properties = redactor.properties(properties)
-    attributes: dict[str, Any] = {key: to_any_value(value) for key, value in properties.items()}
+    attributes: dict[str, Any] = {
+        valid_text(safe_str(key)): to_any_value(value, max_length) for key, value in properties.items()
+    }
     attributes["code.file.path"] = record.pathname
     attributes["code.function.name"] = record.funcName
     attributes["code.line.number"] = record.lineno
     _exception_attributes(record, attributes)
-    body = record_message(record)
+    body = cut_text(valid_text(record_message(record)), max_length)
     if redactor is not None:
         body = redactor.text(body)
         for key in ("exception.message", "exception.stacktrace"):

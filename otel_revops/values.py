@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["plain_value", "safe_repr", "safe_str"]
+__all__ = ["cut_text", "plain_value", "safe_repr", "safe_str", "valid_text"]
 
 _MAX_DEPTH = 32
 _INT64 = 2**63
@@ -30,6 +30,15 @@ def safe_str(value: Any) -> str:
         return safe_repr(value)
 
 
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode: lone surrogates (which no UTF-8 encoder accepts) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return text
+
+
 def _type_name(value: Any) -> str:
     try:
         return type(value).__qualname__
@@ -37,15 +46,33 @@ def _type_name(value: Any) -> str:
         return "object"
 
 
-def plain_value(value: Any, *, for_json: bool, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
+def cut_text(text: str, max_length: int | None) -> str:
+    """``text`` cut to ``max_length`` characters with a marker saying how much was left out."""
+    if max_length is None or len(text) <= max_length:
+        return text
+    return f"{text[:max_length]}…[truncated {len(text) - max_length} characters]"
+
+
+def plain_value(
+    value: Any,
+    *,
+    for_json: bool,
+    max_length: int | None = None,
+    max_depth: int = _MAX_DEPTH,
+    _depth: int = 0,
+    _seen: frozenset[int] = frozenset(),
+) -> Any:
     """A copy of ``value`` made of str, bool, int, float, lists and string-keyed dicts (plus bytes
     unless ``for_json``, where bytes become their repr and huge ints stay ints).
 
     Non-finite floats, ints beyond 64 bits (OTel) and any other object become text; cycles and
-    nesting deeper than 32 become ``<cycle>`` / ``<too deep>``.
+    nesting deeper than ``max_depth`` become ``<cycle>`` / ``<too deep>``; strings longer than ``max_length``
+    characters are cut with a marker.
     """
     kind = type(value)
-    if kind is str or kind is bool or value is None:
+    if kind is str:
+        return cut_text(valid_text(value), max_length)
+    if kind is bool or value is None:
         return value
     if kind is int:
         return value if for_json or -_INT64 <= value < _INT64 else str(value)
@@ -53,7 +80,7 @@ def plain_value(value: Any, *, for_json: bool, _depth: int = 0, _seen: frozenset
         return value if math.isfinite(value) else str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return safe_repr(bytes(value)) if for_json else bytes(value)
-    if _depth >= _MAX_DEPTH:
+    if _depth >= max_depth:
         return "<too deep>"
     if isinstance(value, Mapping):
         if id(value) in _seen:
@@ -61,7 +88,9 @@ def plain_value(value: Any, *, for_json: bool, _depth: int = 0, _seen: frozenset
         seen = _seen | {id(value)}
         try:
             return {
-                safe_str(k): plain_value(v, for_json=for_json, _depth=_depth + 1, _seen=seen)
+                valid_text(safe_str(k)): plain_value(
+                    v, for_json=for_json, max_length=max_length, max_depth=max_depth, _depth=_depth + 1, _seen=seen
+                )
                 for k, v in list(value.items())
             }
         except Exception:  # noqa: BLE001 - a broken mapping
@@ -70,11 +99,16 @@ def plain_value(value: Any, *, for_json: bool, _depth: int = 0, _seen: frozenset
         if id(value) in _seen:
             return "<cycle>"
         seen = _seen | {id(value)}
-        return [plain_value(v, for_json=for_json, _depth=_depth + 1, _seen=seen) for v in list(value)]
+        return [
+            plain_value(v, for_json=for_json, max_length=max_length, max_depth=max_depth, _depth=_depth + 1, _seen=seen)
+            for v in list(value)
+        ]
     for base in (bool, int, float, str):  # subclasses (enums, numpy-like scalars) as their base value
         if isinstance(value, base):
             try:
-                return plain_value(base(value), for_json=for_json, _depth=_depth)
+                return plain_value(
+                    base(value), for_json=for_json, max_length=max_length, max_depth=max_depth, _depth=_depth
+                )
             except Exception:  # noqa: BLE001
                 break
-    return safe_str(value)
+    return cut_text(valid_text(safe_str(value)), max_length)

@@ -48,6 +48,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import hashlib
 import os
 import re
 import threading
@@ -280,6 +281,13 @@ class MongoLogRecordExporter(LogRecordExporter):
         if hasattr(os, "register_at_fork"):
             ref = weakref.WeakMethod(self._after_fork)
             os.register_at_fork(after_in_child=lambda: (method := ref()) and method())
+
+    @property
+    def spool_key(self) -> str:
+        """This destination's name for the disk spool: server (without credentials) and database."""
+        where = mask_uri(self.uri) if self.uri else f"client-{id(self._client)}"
+        digest = hashlib.sha256(f"{where}|{self.database_name}".encode()).hexdigest()[:12]
+        return f"mongodb-{self.database_name}-{digest}"
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> MongoLogRecordExporter:
