@@ -1,0 +1,1 @@
+"""The fault-injection suite: real applications, real servers, faults injected, figures reported."""

@@ -1,0 +1,1 @@
+"""Applications the fault-injection cases run as subprocesses (``python tests/faults/apps/<app>.py``)."""
