@@ -27,6 +27,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
+from otel_revops.diagnostics import warn
+
 __all__ = ["Spool", "decode_record", "default_spool_dir", "encode_record"]
 
 _SUFFIX = ".jsonl"
@@ -203,3 +205,8 @@ class Spool:
                 continue
             total -= size
             self.dropped += count
+            warn(
+                f"spool-full-{self.directory}",
+                f"spool {self.directory} is over {self.max_bytes} bytes (OTEL_REVOPS_SPOOL_MAX_BYTES): "
+                f"dropped its oldest batches, {self.dropped} records so far",
+            )
