@@ -395,7 +395,8 @@ class TestStoredDocuments:
         """A record too large for MongoDB is refused alone: the rest of its batch is stored, in order."""
         execution_id = create_execution(mongo_db)
         exporter = MongoLogRecordExporter(mongo_uri, mongo_db_name, max_value_bytes=32 * 1024 * 1024)
-        pipeline = configure_logging(console="none", exporters=[exporter], export_delay_ms=2000)
+        # Both length caps lifted, so that the 17 MB message reaches the server and is refused there.
+        pipeline = configure_logging(console="none", exporters=[exporter], export_delay_ms=2000, max_value_length=0)
         log = get_execution_logger(JOB_ID, execution_id)
         for index in range(5):
             log.info("small %d", index)
