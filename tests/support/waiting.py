@@ -24,7 +24,7 @@ def wait_for(
     The predicate is always called at least once, and once more at the deadline.
     """
     deadline = time.monotonic() + timeout
-    # An Event that is never set is an interruptible pause which keeps `time.sleep(` out of the tests.
+    # An Event that is never set is an interruptible pause which keeps plain sleeps out of the tests.
     pause = threading.Event()
     while True:
         value = predicate()
