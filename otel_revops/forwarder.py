@@ -70,7 +70,9 @@ class RecordForwarder:
         self.max_value_length = max_value_length
         self._max = max_queue_size
         self._enqueue_timeout = enqueue_timeout_millis / 1000
-        self._wake_at = batch_size
+        # The worker wakes on its timer, or early once a quarter of the queue is waiting: waking it
+        # every batch would hand the GIL back and forth with the logging threads during a burst.
+        self._wake_at = max(batch_size, max_queue_size // 4)
         self._delay = delay_millis / 1000
         self.forwarded = 0
         self.dropped = 0

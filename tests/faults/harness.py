@@ -108,7 +108,9 @@ class AppProcess:
     stderr goes to a file (``stderr_path``) so a chatty application can never block on a full pipe.
     """
 
-    def __init__(self, script: str, arguments: Sequence[str], *, stderr_path: Path, **env: str) -> None:
+    def __init__(
+        self, script: str, arguments: Sequence[str], *, stderr_path: Path, stdin: bool = False, **env: str
+    ) -> None:
         self.script = script
         self.stderr_path = stderr_path
         self._events: list[dict[str, Any]] = []
@@ -117,7 +119,7 @@ class AppProcess:
         with stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, str(APPS / script), *arguments],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 cwd=REPO,
@@ -174,6 +176,12 @@ class AppProcess:
         """The first event called ``name``, waiting for it up to ``timeout`` seconds."""
         event: dict[str, Any] = self.wait_for(lambda: self.latest(name), timeout, f"no {name!r} event")
         return event
+
+    def send_line(self, text: str = "") -> None:
+        """Write one line to the application's stdin (started with ``stdin=True``)."""
+        assert self.process.stdin is not None, "started without stdin=True"
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
 
     def logged(self) -> int:
         """How many records the application reported logged (from its ``logged`` progress events)."""

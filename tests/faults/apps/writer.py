@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--shutdown-timeout-ms", type=int, default=None)
     parser.add_argument("--spool-max-bytes", type=int, default=None)
+    parser.add_argument(
+        "--flush-on-stdin", action="store_true", help="after logging, wait for a line on stdin before flushing"
+    )
     parser.add_argument("--retry-deadline-ms", type=int, default=None)
     parser.add_argument("--export-delay-ms", type=int, default=None)
     parser.add_argument("--max-queue-size", type=int, default=None, help="the forwarder's queue")
@@ -112,7 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.exit_without_flush:
         emit("exiting", logged=args.count, rss_start_kb=rss_start, rss_peak_kb=rss_logged, stats=stats)
         return 0
+    if args.flush_on_stdin:
+        emit("waiting", logged=args.count)
+        sys.stdin.readline()
+    flush_started = time.monotonic()
     flushed = pipeline.force_flush(args.flush_timeout_ms)
+    flush_seconds = time.monotonic() - flush_started
+    stats_after_flush = pipeline.stats()
     otel_revops.shutdown_logging()
     emit(
         "done",
@@ -120,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         logged_seconds=round(logged_seconds, 3),
         seconds=round(time.monotonic() - started, 3),
         flushed=flushed,
+        flush_seconds=round(flush_seconds, 3),
+        stats_after_flush=stats_after_flush,
         rss_start_kb=rss_start,
         rss_logged_kb=rss_logged,
         rss_peak_kb=peak_rss_kb(),
