@@ -260,7 +260,7 @@ class Settings:
     spool: bool = _spec("OTEL_REVOPS_SPOOL", default=True, parse=_p_bool)
     #: Spool directory; default ``$XDG_CACHE_HOME/otel-revops/spool`` (else ``~/.cache/otel-revops/spool``).
     spool_dir: str | None = _spec("OTEL_REVOPS_SPOOL_DIR", default=None, parse=_p_str)
-    #: Bytes the spool may hold per destination; beyond it the oldest batches are dropped and counted.
+    #: Bytes of gzip-compressed batches the spool may hold per destination; beyond it the oldest are dropped.
     spool_max_bytes: int = _spec("OTEL_REVOPS_SPOOL_MAX_BYTES", default=256 * 1024 * 1024, parse=_p_int(1024))
     #: Drop records logged while Inngest replays code before memoized steps. ``OTEL_REVOPS_INNGEST_REPLAY_SAFE``.
     inngest_replay_safe: bool = _spec("OTEL_REVOPS_INNGEST_REPLAY_SAFE", default=True, parse=_p_bool)

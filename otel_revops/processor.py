@@ -93,6 +93,7 @@ class ExportProcessor(LogRecordProcessor):
         self._backoff = 0.0
         self._next_attempt = 0.0
         self._wake = threading.Event()
+        self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
         if self._spooled_batches:
@@ -281,20 +282,27 @@ class ExportProcessor(LogRecordProcessor):
             self._counts["replayed"] += len(records)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Hand everything queued so far to the exporter (replaying held batches first, ignoring
-        the backoff); True if nothing is left waiting when done within the timeout."""
-        deadline = time.monotonic() + timeout_millis / 1000
+        """Hand everything queued so far to the exporter, replaying held batches first; a replay that
+        fails is tried again (with the backoff) until the timeout. True if nothing is left waiting."""
+        return self._flush(time.monotonic() + timeout_millis / 1000, retry=True)
+
+    def _flush(self, deadline: float, *, retry: bool) -> bool:
         self._next_attempt = 0.0
         if self._worker is None or not self._worker.is_alive():
             if not self._queue and not self._has_backlog() and not self._overflow:
                 return self._flush_exporter(deadline)
             self._ensure_worker()
-        marker = FlushMarker()
-        self._queue.append(marker)
-        self._wake.set()
-        if not marker.done.wait(max(0.0, deadline - time.monotonic())):
-            return False
-        return self._flush_exporter(deadline) and not self._has_backlog()
+        while True:
+            marker = FlushMarker()
+            self._queue.append(marker)
+            self._wake.set()
+            if not marker.done.wait(max(0.0, deadline - time.monotonic())):
+                return False
+            if retry and self._has_backlog():
+                pause = max(0.0, self._next_attempt - time.monotonic())
+                if time.monotonic() + pause < deadline and not self._stopping.wait(pause):
+                    continue
+            return self._flush_exporter(deadline) and not self._has_backlog()
 
     def _flush_exporter(self, deadline: float) -> bool:
         remaining = max(0, int((deadline - time.monotonic()) * 1000))
@@ -306,15 +314,17 @@ class ExportProcessor(LogRecordProcessor):
     def shutdown(self, timeout_millis: int | None = None) -> None:
         """Deliver what is queued within the deadline, then shut the exporter down. Idempotent.
 
-        Batches still held in the spool stay there for the next process; held in memory, they are
-        counted as dropped.
+        Batches still held in the spool stay there for the next process (they are tried once, not
+        until the deadline); held in memory, they are retried until the deadline, then counted as dropped.
         """
         if self._closed:
             return
         timeout = self._shutdown_timeout if timeout_millis is None else timeout_millis
         deadline = time.monotonic() + timeout / 1000
-        self.force_flush(timeout)
+        # Held batches a spool keeps are not lost: only a backlog in memory is worth the whole deadline.
+        self._flush(deadline, retry=self.spool is None)
         self._closed = True
+        self._stopping.set()
         self._wake.set()
         if self._worker is not None:
             self._worker.join(max(0.0, deadline - time.monotonic()))

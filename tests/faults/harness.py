@@ -4,6 +4,7 @@ figures counted from MongoDB afterwards (never from the application's own counte
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import signal
@@ -312,15 +313,15 @@ def spool_files(directory: Path) -> list[Path]:
     """Batch files waiting in a spool directory tree (claimed ones included)."""
     if not directory.exists():
         return []
-    return [p for p in directory.rglob("*") if p.is_file() and (p.suffix == ".jsonl" or ".claimed-" in p.name)]
+    return [p for p in directory.rglob("*") if p.is_file() and (p.name.endswith(".jsonl.gz") or ".claimed-" in p.name)]
 
 
 def spool_records(directory: Path) -> int:
-    """Records held in a spool directory tree (one JSON line each)."""
+    """Records held in a spool directory tree (one gzip-compressed JSON line each)."""
     total = 0
     for path in spool_files(directory):
-        with contextlib.suppress(FileNotFoundError), path.open("rb") as lines:
-            total += sum(1 for _ in lines)
+        with contextlib.suppress(FileNotFoundError, EOFError, OSError):
+            total += gzip.decompress(path.read_bytes()).count(b"\n")
     return total
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.faults.harness import (
     AppProcess,
     FigureRecorder,
@@ -22,11 +20,6 @@ RECORDS = 2000
 FLUSH_TIMEOUT_MS = 60_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ExportProcessor.force_flush returns False at the first failed attempt, however much of its "
-    "timeout is left: the marker is set after one replay fails and the backlog is not retried",
-)
 def test_force_flush_outlasts_a_restart_within_its_timeout(
     fault_server: MongoServer, tmp_path: Path, figures: FigureRecorder
 ) -> None:

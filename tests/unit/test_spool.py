@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import os
 import threading
@@ -56,11 +58,35 @@ def test_outage_then_recovery_delivers_everything_in_order(tmp_path: Path) -> No
     sent = _log(500)
     assert not pipeline.force_flush(5000)
     spool_dir = tmp_path / "revops-sync" / "test-destination"
-    assert any(p.suffix == ".jsonl" for p in spool_dir.iterdir())
+    assert any(p.name.endswith(".jsonl.gz") for p in spool_dir.iterdir())
     destination.up.set()
     assert pipeline.force_flush(10_000)
     assert destination.bodies == sent
     assert list(spool_dir.iterdir()) == []
+
+
+def test_force_flush_keeps_trying_until_its_timeout(tmp_path: Path) -> None:
+    """A destination back after the flush's first failed attempt gets everything before the flush returns."""
+    destination = Destination(up=False)
+    pipeline = otel_revops.configure_logging(console="none", exporters=[destination], spool_dir=str(tmp_path))
+    sent = _log(100)
+    failed_once = threading.Event()
+    original = destination.export
+
+    def export(batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        result = original(batch)
+        if result is LogRecordExportResult.FAILURE:
+            failed_once.set()
+        return result
+
+    destination.export = export  # type: ignore[method-assign]
+    restorer = threading.Thread(target=lambda: failed_once.wait(30) and destination.up.set())
+    restorer.start()
+    try:
+        assert pipeline.force_flush(30_000)
+    finally:
+        restorer.join()
+    assert destination.bodies == sent
 
 
 def test_next_process_replays_the_spool(tmp_path: Path) -> None:
@@ -115,10 +141,13 @@ def test_memory_backlog_without_spool(tmp_path: Path) -> None:
 def test_spool_bound_drops_oldest_and_counts(tmp_path: Path) -> None:
     """Beyond max bytes the oldest batches are dropped and counted."""
     records = [decode_record(encode_record(_readable(n))) for n in range(10)]
-    spool = Spool(tmp_path, max_bytes=2048)
+    probe = Spool(tmp_path / "probe", max_bytes=10**6)
+    probe.write(records[:1])
+    bound = 3 * probe.size()
+    spool = Spool(tmp_path / "spool", max_bytes=bound)
     for n in range(10):
         spool.write(records[n : n + 1])
-    assert spool.size() <= 2048
+    assert spool.size() <= bound
     assert spool.dropped > 0
     remaining = []
     while (claimed := spool.claim_oldest()) is not None:
@@ -126,6 +155,43 @@ def test_spool_bound_drops_oldest_and_counts(tmp_path: Path) -> None:
         remaining += [r.log_record.body for r in batch]
         spool.release(path, delivered=True)
     assert remaining == [f"m{n}" for n in range(spool.dropped, 10)]
+
+
+def test_spool_files_are_gzip_json_lines_named_with_their_count(tmp_path: Path) -> None:
+    """A batch file is gzip-compressed JSON lines (``zcat`` reads it) and its name ends with its record count."""
+    spool = Spool(tmp_path, max_bytes=10**6)
+    spool.write([_readable(n) for n in range(3)])
+    (path,) = spool.pending_files()
+    assert path.name.endswith("-3.jsonl.gz")
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    assert [json.loads(line)["b"] for line in lines] == ["m0", "m1", "m2"]
+
+
+def test_delivered_batches_free_their_room(tmp_path: Path) -> None:
+    """Writing and delivering far more than the bound drops nothing: the spool counts what it holds now."""
+    spool = Spool(tmp_path, max_bytes=4096)
+    for n in range(200):
+        spool.write([_readable(n)])
+        claimed = spool.claim_oldest()
+        assert claimed is not None and [r.log_record.body for r in claimed[1]] == [f"m{n}"]
+        spool.release(claimed[0], delivered=True)
+    assert spool.dropped == 0
+    assert spool.size() == 0
+
+
+def test_an_unreadable_batch_is_counted_as_dropped(tmp_path: Path) -> None:
+    """A batch file that cannot be decompressed yields no records; its records are counted as dropped."""
+    spool = Spool(tmp_path, max_bytes=10**6)
+    spool.write([_readable(n) for n in range(4)])
+    spool.write([_readable(9)])
+    oldest = spool.pending_files()[0]
+    oldest.write_bytes(b"not gzip")
+    claimed = spool.claim_oldest()
+    assert claimed is not None and claimed[1] == []
+    assert spool.dropped == 4
+    spool.release(claimed[0], delivered=True)
+    claimed = spool.claim_oldest()
+    assert claimed is not None and [r.log_record.body for r in claimed[1]] == ["m9"]
 
 
 def test_two_processes_never_claim_the_same_batch(tmp_path: Path) -> None:

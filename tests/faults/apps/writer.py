@@ -65,7 +65,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--exit-without-flush", action="store_true", help="leave delivery to the exit hook and its shutdown deadline"
     )
     parser.add_argument("--shutdown-timeout-ms", type=int, default=None)
-    parser.add_argument("--spool-max-bytes", type=int, default=None)
     parser.add_argument(
         "--flush-on-stdin", action="store_true", help="after logging, wait for a line on stdin before flushing"
     )
@@ -91,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
         max_queue_size=args.max_queue_size,
         export_queue_size=args.export_queue_size,
         shutdown_timeout_ms=args.shutdown_timeout_ms,
-        spool_max_bytes=args.spool_max_bytes,
     )
     executions = args.executions.split(",")
     rss_start = peak_rss_kb()
