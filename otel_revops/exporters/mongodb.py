@@ -19,9 +19,16 @@ Each record that belongs to an execution (it has an ``executionId``) is written 
 Delivery. A batch is written on the exporter's caller (the batching processor's worker thread): the
 history with ``insert_many(ordered=False)`` — a record already stored is refused as a duplicate and
 counted as delivered, so a retried batch stores nothing twice — then the execution updates. Each batch
-remembers how far it got, so a retry never pushes the same entries twice (within the narrow window of
-an acknowledgement lost after the server applied a ``$push``, a standalone server may apply it twice;
-replica sets use retryable writes). Transient failures (unreachable server, step-down, timeouts) are
+remembers how far it got, so a retry does not push the same entries again. When the answer to an
+execution update is lost (the connection drops after the server applied it, or a bulk is cut short
+part way — a standalone server has no retryable writes), its outcome is unknown: before the next
+attempt the execution documents concerned are read, and an update whose entries are found there (its
+last entry, preceded by its earlier ones as far as ``$slice`` kept them) is not sent again. Entries
+carry no id, so they are recognised by content (timestamp, level, message, metadata): a record
+identical to one of the same execution stored before it, to the millisecond, could be taken for it.
+The read follows a heartbeat written to the same documents, which waits for an update of them still
+running on the server (its answer timed out); an update the server received but had not started by
+then can still be applied twice. Transient failures (unreachable server, step-down, timeouts) are
 retried with exponential backoff and full jitter until ``retry_deadline_millis``; a shutdown ends the
 wait at once. Past the deadline the batch is **held**: ``export`` still succeeds, and a background
 thread delivers what is held, oldest first, as soon as the server answers again; batches exported
@@ -54,12 +61,14 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
+import bson
 import pymongo
+from bson.codec_options import CodecOptions
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from pymongo import MongoClient, UpdateOne
@@ -139,16 +148,40 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:300]}"
 
 
+def _normalised(entry: object, options: CodecOptions[Any]) -> bytes | None:
+    """``entry`` as the BSON a read of it gives back (datetimes in milliseconds, NaN equal to itself), or
+    None when it is not a document."""
+    if not isinstance(entry, Mapping):
+        return None
+    stored = bson.decode(bson.encode(entry, codec_options=options), codec_options=options)
+    return bson.encode(stored, codec_options=options)
+
+
+def _holds(stored: list[bytes | None], sent: list[bytes | None], *, sliced: bool) -> bool:
+    """Whether the entries one update pushed (``sent``, oldest first) are in an execution document's
+    ``logs`` (``stored``; later pushes may follow them): its last entry, preceded by its earlier ones —
+    all of them, or, when the array's front may have been sliced off (``sliced``), all that are left."""
+    for end in range(len(stored) - 1, -1, -1):
+        if stored[end] != sent[-1]:
+            continue
+        start = end + 1 - len(sent)
+        if stored[max(0, start) : end + 1] == sent[max(0, -start) :] and (start >= 0 or sliced):
+            return True
+    return False
+
+
 class _Batch:
     """Records of one export call waiting to be written, and how far their writing got."""
 
-    __slots__ = ("history_done", "in_flight", "items", "pushed")
+    __slots__ = ("history_done", "in_flight", "items", "pushed", "unsure")
 
     def __init__(self, items: list[RecordDocuments]) -> None:
         self.items = items
         self.history_done = False
         # ids of the items whose entry is on its execution document already
         self.pushed: set[int] = set()
+        # the items of each execution update sent whose answer never came: applied or not, unknown
+        self.unsure: list[list[RecordDocuments]] = []
         self.in_flight = False
 
     @property
@@ -162,6 +195,9 @@ class _Batch:
 
     def mark_pushed(self, items: list[RecordDocuments]) -> None:
         self.pushed.update(id(item) for item in items)
+
+    def unpushed(self, items: list[RecordDocuments]) -> list[RecordDocuments]:
+        return [item for item in items if id(item) not in self.pushed]
 
 
 class _RetryError(Exception):
@@ -650,11 +686,16 @@ class MongoLogRecordExporter(LogRecordExporter):
         )
 
     def _update_executions(self, collection: Collection[Document], work: _Batch) -> None:
-        """One update per execution for the entries not pushed yet; refused ones are isolated and counted."""
+        """One update per execution for the entries not pushed yet; refused ones are isolated and counted.
+
+        An update whose outcome is unknown (its answer was lost, or the bulk stopped part way) is kept in
+        ``work.unsure``; the execution documents tell which of those were applied before anything is sent
+        again (:meth:`_settle_unsure`)."""
+        if work.unsure:
+            self._settle_unsure(collection, work)
         groups: dict[Any, list[RecordDocuments]] = {}
-        for item in work.items:
-            if id(item) not in work.pushed:
-                groups.setdefault(item.key, []).append(item)
+        for item in work.unpushed(work.items):
+            groups.setdefault(item.key, []).append(item)
         if not groups:
             return
         now = datetime.now(timezone.utc)
@@ -669,6 +710,7 @@ class MongoLogRecordExporter(LogRecordExporter):
                 len(keys) - len(failed) - details.get("nMatched", 0) - len(details.get("upserted", []))
             )
             retry = False
+            refused: list[tuple[Any, object]] = []
             for index, key in enumerate(keys):
                 entry = failed.get(index)
                 if entry is None:
@@ -676,19 +718,79 @@ class MongoLogRecordExporter(LogRecordExporter):
                 elif is_transient_code(entry.get("code")) or self._is_upsert_race(entry.get("code")):
                     retry = True
                 else:
-                    self._push_isolating(collection, work, groups[key], now, entry.get("errmsg", ""))
+                    refused.append((key, entry.get("errmsg", "")))
+            for key, reason in refused:
+                self._push_isolating(collection, work, groups[key], now, reason)
             if retry:
                 raise _RetryError("transient update errors") from error
             return
         except Exception as error:
+            # Some of the bulk may have been applied: the answer was lost, or it stopped after its first part.
+            work.unsure = [groups[key] for key in keys]
             if is_transient(error) or self._stop.is_set():
                 raise
+            self._settle_unsure(collection, work)
             for key in keys:
-                self._push_isolating(collection, work, groups[key], now, error)
+                if items := work.unpushed(groups[key]):
+                    self._push(collection, work, items, now)
             return
         for key in keys:
             work.mark_pushed(groups[key])
         self._count_unmatched(len(keys) - result.matched_count - result.upserted_count)
+
+    def _settle_unsure(self, collection: Collection[Document], work: _Batch) -> None:
+        """Mark pushed each update of ``work.unsure`` whose entries its execution document holds; the others
+        are sent again. A read that fails transiently leaves them unsure and raises.
+
+        The read comes after a heartbeat written to the same documents: a write waits for any update of
+        them still running on the server (one whose answer timed out), so the read sees its outcome."""
+        unsure = [items for items in work.unsure if work.unpushed(items)]
+        if unsure:
+            keys = list({items[0].key: None for items in unsure})
+            try:
+                collection.update_many({"_id": {"$in": keys}}, {"$set": {"lastHeartbeat": datetime.now(timezone.utc)}})
+                found = {
+                    document["_id"]: document.get("logs")
+                    for document in collection.find({"_id": {"$in": keys}}, {"logs": 1})
+                }
+            except Exception as error:
+                if is_transient(error) or self._stop.is_set():
+                    raise
+                work.unsure = []
+                warn(
+                    f"mongodb-unsure-{id(self)}",
+                    f"MongoDB exporter could not read {self.executions_collection!r} to tell which execution "
+                    f"updates were applied ({_describe(error)}); sending them again",
+                )
+                return
+            options = collection.codec_options
+            for items in unsure:
+                logs = found.get(items[0].key)
+                if not isinstance(logs, list) or not logs:
+                    continue
+                stored = [_normalised(entry, options) for entry in logs]
+                sent = [_normalised(entry, options) for entry in self._entries(items)]
+                if _holds(stored, sent, sliced=len(logs) >= self.embedded_limit):
+                    work.mark_pushed(items)
+        work.unsure = []
+
+    def _push(
+        self, collection: Collection[Document], work: _Batch, items: list[RecordDocuments], now: datetime
+    ) -> None:
+        """Push ``items`` (entries of one execution) in one update; if the execution document refuses it,
+        push them half by half (:meth:`_push_isolating`)."""
+        try:
+            result = collection.update_one({"_id": items[0].key}, self._update(items, now), upsert=self.upsert)
+        except Exception as error:
+            if self._is_upsert_race(getattr(error, "code", None)):
+                raise _RetryError("an upsert raced another") from error
+            if is_transient(error) or self._stop.is_set():
+                work.unsure = [items]
+                raise
+            self._push_isolating(collection, work, items, now, error)
+            return
+        work.mark_pushed(items)
+        self._count_unmatched(1 if result.matched_count == 0 and result.upserted_id is None else 0)
 
     def _push_isolating(
         self,
@@ -706,25 +808,19 @@ class MongoLogRecordExporter(LogRecordExporter):
             return
         middle = len(items) // 2
         for part in (items[:middle], items[middle:]):
-            try:
-                result = collection.update_one({"_id": part[0].key}, self._update(part, now), upsert=self.upsert)
-            except Exception as error:
-                if is_transient(error) or self._stop.is_set() or self._is_upsert_race(getattr(error, "code", None)):
-                    raise
-                self._push_isolating(collection, work, part, now, error)
-                continue
-            work.mark_pushed(part)
-            self._count_unmatched(1 if result.matched_count == 0 and result.upserted_id is None else 0)
+            self._push(collection, work, part, now)
 
     def _is_upsert_race(self, code: object) -> bool:
         # Two upserts of one new execution race: the loser's retry matches the winner's document.
         return self.upsert and code == _DUPLICATE_KEY
 
-    def _update(self, items: list[RecordDocuments], now: datetime) -> Document:
+    def _entries(self, items: list[RecordDocuments]) -> list[Document]:
         # Entries older than the newest embedded_limit would be sliced off at once: they are not sent.
-        entries = [item.entry for item in items[-self.embedded_limit :]]
+        return [item.entry for item in items[-self.embedded_limit :]]
+
+    def _update(self, items: list[RecordDocuments], now: datetime) -> Document:
         update: Document = {
-            "$push": {"logs": {"$each": entries, "$slice": -self.embedded_limit}},
+            "$push": {"logs": {"$each": self._entries(items), "$slice": -self.embedded_limit}},
             "$set": {"lastHeartbeat": now},
             "$inc": {"logCount": len(items)},
         }

@@ -1,5 +1,6 @@
-"""The server applies the execution updates of a batch but its answer never arrives (the connection
-drops first — a crash, a failover, a network cut): the retry must not push the same entries again."""
+"""The server applies the execution updates of a batch — all of them, or only the first few — but its
+answer never arrives (the connection drops first — a crash, a failover, a network cut): the retry must
+push the applied entries no second time, and the others once."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import struct
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import bson
-import pytest
+from bson import ObjectId
 
 from tests.faults.harness import (
     AppProcess,
+    Db,
     FigureRecorder,
     check_executions,
     close_quietly,
@@ -68,13 +70,45 @@ def _command(message: bytes) -> tuple[str, object] | None:
     return None
 
 
+def _first_updates(message: bytes, count: int) -> tuple[bytes, int] | None:
+    """An OP_MSG ``update`` command cut to the first ``count`` of its update statements, and how many it
+    held; None when its statements are not in a document sequence."""
+    _, request_id, response_to, op_code = _HEADER.unpack_from(message)
+    offset = _HEADER.size + 4
+    body = bytearray(message[_HEADER.size : offset])  # flag bits
+    total: int | None = None
+    while offset < len(message):
+        kind = message[offset]
+        (size,) = struct.unpack_from("<i", message, offset + 1)
+        section = message[offset : offset + 1 + size]
+        offset += 1 + size
+        name, _, documents = section[5:].partition(b"\0")
+        if kind == 1 and name == b"updates":
+            sizes = []
+            while sum(sizes) < len(documents):
+                sizes.append(struct.unpack_from("<i", documents, sum(sizes))[0])
+            total = len(sizes)
+            payload = name + b"\0" + documents[: sum(sizes[:count])]
+            section = b"\x01" + struct.pack("<i", 4 + len(payload)) + payload
+        body += section
+    if total is None:
+        return None
+    return _HEADER.pack(_HEADER.size + len(body), request_id, response_to, op_code) + bytes(body), total
+
+
 class AckDroppingProxy:
     """A TCP proxy to a MongoDB server on 127.0.0.1 that lets the first ``update`` of ``collection``
-    through to the server, then drops the server's answer and cuts the client's connection."""
+    through to the server, then drops the server's answer and cuts the client's connection.
 
-    def __init__(self, upstream_port: int, collection: str) -> None:
+    With ``apply_first``, only that many of the command's update statements reach the server, as when
+    a server stops part way through an unordered bulk."""
+
+    def __init__(self, upstream_port: int, collection: str, apply_first: int | None = None) -> None:
         self._upstream = upstream_port
         self._collection = collection
+        self._apply_first = apply_first
+        #: How many update statements the intercepted command held, and how many reached the server.
+        self.statements: tuple[int, int] | None = None
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self.dropped = threading.Event()
@@ -110,6 +144,7 @@ class AckDroppingProxy:
                 command = _command(message)
                 if command == ("update", self._collection) and self._armed.acquire(blocking=False):
                     target.append(_HEADER.unpack_from(message)[1])
+                    message = self._cut(message)
                 server.sendall(message)
         self._close(client, server)
 
@@ -122,6 +157,15 @@ class AckDroppingProxy:
                 client.sendall(message)
         self._close(client, server)
 
+    def _cut(self, message: bytes) -> bytes:
+        if self._apply_first is None:
+            return message
+        cut = _first_updates(message, self._apply_first)
+        if cut is None:
+            return message
+        self.statements = (cut[1], min(cut[1], self._apply_first))
+        return cut[0]
+
     @staticmethod
     def _close(*sockets: socket.socket) -> None:
         for sock in sockets:
@@ -131,11 +175,49 @@ class AckDroppingProxy:
                 sock.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the execution updates of a batch are retried as a whole when their outcome is unknown; on a "
-    "server without retryable writes (standalone) the applied ones are applied again",
-)
+def _write_through_proxy(
+    server: MongoServer, tmp_path: Path, executions: list[str], apply_first: int | None = None
+) -> tuple[dict[str, Any], AckDroppingProxy]:
+    """Run the writer app against ``server`` through an :class:`AckDroppingProxy`: its ``done`` line, and the proxy."""
+    with AckDroppingProxy(server.port, "job_executions", apply_first) as proxy:
+        app = AppProcess(
+            "writer.py",
+            ["--uri", f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true", "--database", "faults",
+             "--spool-dir", str(tmp_path / "spool"), "--executions", ",".join(executions),
+             "--count", str(RECORDS), "--export-delay-ms", "60000"],
+            stderr_path=tmp_path / "writer.stderr",
+        )
+        try:
+            done = app.finish(120)
+        finally:
+            app.kill()
+    return done, proxy
+
+
+def _embedded(db: Db, executions: list[str]) -> dict[str, list[int]]:
+    """The ``n`` of each execution's embedded entries, in stored order."""
+    found = db.job_executions.find({"_id": {"$in": [ObjectId(e) for e in executions]}}, {"logs.metadata.n": 1})
+    return {str(doc["_id"]): [entry["metadata"]["n"] for entry in doc.get("logs", [])] for doc in found}
+
+
+def _check_once_each(db: Db, executions: list[str], done: dict[str, Any]) -> dict[str, Any]:
+    """Assert every record is stored once in the history and once, in order, on its execution document;
+    returns the figures' notes."""
+    counted = tally(db, [range(RECORDS)])
+    check = check_executions(db, executions)
+    embedded = _embedded(db, executions)
+    assert done["flushed"], done["stats"]
+    assert (counted.lost, counted.duplicated) == (0, 0)
+    assert embedded == {e: list(range(i, RECORDS, len(executions))) for i, e in enumerate(executions)}
+    assert check.log_count_total == RECORDS
+    assert check.mismatched == {}
+    return {
+        **counted.row(),
+        "log_count_total": check.log_count_total,
+        "embedded_entries": sum(len(ns) for ns in embedded.values()),
+    }
+
+
 def test_execution_entries_are_pushed_once_when_the_answer_is_lost(
     fault_server: MongoServer, tmp_path: Path, figures: FigureRecorder
 ) -> None:
@@ -145,33 +227,27 @@ def test_execution_entries_are_pushed_once_when_the_answer_is_lost(
     db = client["faults"]
     try:
         executions = create_executions(db, 4)
-        with AckDroppingProxy(fault_server.port, "job_executions") as proxy:
-            app = AppProcess(
-                "writer.py",
-                ["--uri", f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true", "--database", "faults",
-                 "--spool-dir", str(tmp_path / "spool"), "--executions", ",".join(executions),
-                 "--count", str(RECORDS), "--export-delay-ms", "60000"],
-                stderr_path=tmp_path / "writer.stderr",
-            )
-            try:
-                done = app.finish(120)
-            finally:
-                app.kill()
-        counted = tally(db, [range(RECORDS)])
-        check = check_executions(db, executions)
-        entries = sum(len(doc.get("logs", [])) for doc in db.job_executions.find({}, {"logs": 1}))
-        figures.record(
-            "execution-update-answer-lost",
-            **counted.row(),
-            rss_growth_mb=None,
-            answer_dropped=proxy.dropped.is_set(),
-            log_count_total=check.log_count_total,
-            embedded_entries=entries,
-        )
+        done, proxy = _write_through_proxy(fault_server, tmp_path, executions)
         assert proxy.dropped.is_set(), "the proxy never saw the execution updates"
-        assert done["flushed"], done["stats"]
-        assert (counted.lost, counted.duplicated) == (0, 0)
-        assert check.log_count_total == RECORDS
-        assert entries == RECORDS
+        notes = _check_once_each(db, executions, done)
+        figures.record("execution-update-answer-lost", rss_growth_mb=None, answer_dropped=True, **notes)
+    finally:
+        close_quietly(client)
+
+
+def test_entries_not_applied_are_pushed_once_when_the_answer_is_lost(
+    fault_server: MongoServer, tmp_path: Path, figures: FigureRecorder
+) -> None:
+    """The same batch, but the server applies only the first 2 of its 4 execution updates before the
+    connection drops: the retry pushes the other 2 and not the first 2 again."""
+    client = connect(fault_server.uri)
+    db = client["faults"]
+    try:
+        executions = create_executions(db, 4)
+        done, proxy = _write_through_proxy(fault_server, tmp_path, executions, apply_first=2)
+        assert proxy.dropped.is_set(), "the proxy never saw the execution updates"
+        assert proxy.statements == (4, 2)
+        notes = _check_once_each(db, executions, done)
+        figures.record("execution-update-half-applied-answer-lost", rss_growth_mb=None, answer_dropped=True, **notes)
     finally:
         close_quietly(client)
