@@ -171,9 +171,6 @@ class Spool:
                     files.append(path)
         return sorted(files, key=lambda p: p.name)
 
-    def __bool__(self) -> bool:
-        return bool(self.pending_files())
-
     def claim_oldest(self) -> tuple[Path, list[ReadableLogRecord]] | None:
         """Take the oldest batch for replay: ``(claim path, records)``, or None when empty."""
         for path in self.pending_files():
