@@ -293,6 +293,11 @@ class Settings:
         default="grpc",
         parse=_p_choice("grpc", "http/protobuf"),
     )
+    #: The receiver's request size limit: a batch it refuses whose request is larger is sent in parts.
+    #: ``OTEL_REVOPS_OTLP_MAX_REQUEST_BYTES``; the collector's gRPC limit (4 MiB) by default.
+    otlp_max_request_bytes: int = _spec(
+        "OTEL_REVOPS_OTLP_MAX_REQUEST_BYTES", default=4 * 1024 * 1024, parse=_p_int(1024)
+    )
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -165,11 +165,7 @@ class LoggingPipeline:
             "handler_errors": self.handler.errors,
             "console_errors": self.handler.console.errors if self.handler.console else 0,
             "forwarder": self.forwarder.stats(),
-            "exporters": {
-                type(getattr(p, "exporter", p)).__name__: p.stats()
-                for p in self.processors
-                if isinstance(p, ExportProcessor)
-            },
+            "exporters": {p.name: p.stats() for p in self.processors if isinstance(p, ExportProcessor)},
         }
 
 
@@ -210,7 +206,9 @@ def _exporters_from_settings(settings: Settings) -> list[LogRecordExporter]:
     if settings.otlp_endpoint:
         from otel_revops.exporters.otlp import create_otlp_exporter
 
-        exporters.append(create_otlp_exporter(settings.otlp_endpoint, settings.otlp_protocol))
+        exporters.append(
+            create_otlp_exporter(settings.otlp_endpoint, settings.otlp_protocol, settings.otlp_max_request_bytes)
+        )
     return exporters
 
 

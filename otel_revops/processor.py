@@ -64,7 +64,8 @@ class ExportProcessor(LogRecordProcessor):
         self._max_batch = max_batch_size
         self._delay = schedule_delay_millis / 1000
         self._shutdown_timeout = shutdown_timeout_millis
-        self._name = type(exporter).__name__
+        #: The exporter's name in :meth:`stats` and warnings: its ``exporter_name``, else its class name.
+        self.name: str = getattr(exporter, "exporter_name", None) or type(exporter).__name__
         self._counts = {
             "received": 0,
             "exported": 0,
@@ -104,7 +105,7 @@ class ExportProcessor(LogRecordProcessor):
             return
         with self._worker_lock:
             if self._worker is None:
-                self._worker = threading.Thread(target=self._run, name=f"otel-revops-{self._name}", daemon=True)
+                self._worker = threading.Thread(target=self._run, name=f"otel-revops-{self.name}", daemon=True)
                 self._worker.start()
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
@@ -132,8 +133,8 @@ class ExportProcessor(LogRecordProcessor):
         if self.spool is None:
             self._counts["dropped_queue_full"] += 1
             warn(
-                f"queue-full-{self._name}",
-                f"{self._name} queue is full ({self._max_queue} records): "
+                f"queue-full-{self.name}",
+                f"{self.name} queue is full ({self._max_queue} records): "
                 f"{self._counts['dropped_queue_full']} dropped so far",
             )
             return
@@ -187,7 +188,7 @@ class ExportProcessor(LogRecordProcessor):
         try:
             result = self.exporter.export(batch)
         except Exception as exc:  # noqa: BLE001 - an exporter's bug must not kill the worker
-            warn(f"export-error-{self._name}", f"{self._name} raised {type(exc).__name__}: {exc}")
+            warn(f"export-error-{self.name}", f"{self.name} raised {type(exc).__name__}: {exc}")
             return self._isolate(batch)
         if result is LogRecordExportResult.SUCCESS:
             self._counts["exported"] += len(batch)
@@ -201,8 +202,8 @@ class ExportProcessor(LogRecordProcessor):
         self._backoff = min(_BACKOFF_MAX, max(_BACKOFF_START, self._backoff * 2))
         self._next_attempt = time.monotonic() + random.uniform(self._backoff / 2, self._backoff)
         warn(
-            f"export-failed-{self._name}",
-            f"{self._name} could not export a batch; holding it for retry "
+            f"export-failed-{self.name}",
+            f"{self.name} could not export a batch; holding it for retry "
             f"({'spool ' + str(self.spool.directory) if self.spool is not None else 'in memory'})",
         )
 
@@ -236,7 +237,7 @@ class ExportProcessor(LogRecordProcessor):
                 self._spooled_batches += 1
                 return
             except OSError as exc:
-                warn(f"spool-error-{self._name}", f"cannot write the spool {self.spool.directory}: {exc}")
+                warn(f"spool-error-{self.name}", f"cannot write the spool {self.spool.directory}: {exc}")
         self._backlog.append(batch)
         self._backlog_records += len(batch)
         while self._backlog_records > self._max_queue and len(self._backlog) > 1:
@@ -244,8 +245,8 @@ class ExportProcessor(LogRecordProcessor):
             self._backlog_records -= len(dropped)
             self._counts["dropped_backlog_full"] += len(dropped)
             warn(
-                f"backlog-full-{self._name}",
-                f"{self._name}: retry backlog over {self._max_queue} records; "
+                f"backlog-full-{self.name}",
+                f"{self.name}: retry backlog over {self._max_queue} records; "
                 f"{self._counts['dropped_backlog_full']} oldest dropped so far",
             )
 
@@ -346,10 +347,10 @@ class ExportProcessor(LogRecordProcessor):
         left += self._backlog_records
         if left:
             self._counts["dropped_shutdown"] += left
-            warn(f"shutdown-{self._name}", f"{self._name}: {left} records not exported before the shutdown deadline")
+            warn(f"shutdown-{self.name}", f"{self.name}: {left} records not exported before the shutdown deadline")
         elif self._spooled_batches:
             where = self.spool.directory if self.spool is not None else "memory"
-            warn(f"spooled-{self._name}", f"{self._name}: undelivered batches kept in {where}")
+            warn(f"spooled-{self.name}", f"{self.name}: undelivered batches kept in {where}")
         with contextlib.suppress(Exception):
             self.exporter.shutdown()  # type: ignore[no-untyped-call]
 

@@ -68,7 +68,8 @@ def _create_exporters(plan: LogsPlan, settings: Settings, registered: Mapping[st
         if plan.otlp:
             from otel_revops.exporters.otlp import create_otlp_exporter
 
-            exporters.append(create_otlp_exporter(settings.otlp_endpoint, plan.otlp_protocol or settings.otlp_protocol))
+            protocol = plan.otlp_protocol or settings.otlp_protocol
+            exporters.append(create_otlp_exporter(settings.otlp_endpoint, protocol, settings.otlp_max_request_bytes))
         if plan.sdk_console:
             from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
 

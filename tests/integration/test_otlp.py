@@ -16,6 +16,7 @@ from otel_revops.config import ConfigurationError, OtlpProtocol
 from otel_revops.exporters.otlp import explicit_endpoint
 from otel_revops.handler import BridgeHandler
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedLog
+from tests.support.waiting import wait_for
 
 PROTOCOLS: list[OtlpProtocol] = ["grpc", "http/protobuf"]
 TRANSPORT = {"grpc": "grpc", "http/protobuf": "http"}
@@ -136,6 +137,55 @@ class TestForwarding:
         assert str(stored[0]["_id"]) == record.attributes["log.record.uid"]
         assert stored[0]["jobId"] == "job-42"
         assert console.getvalue().count("Synced 12 contacts") == 1
+
+
+class TestRequestSizeLimit:
+    @pytest.mark.parametrize("protocol", PROTOCOLS)
+    def test_a_batch_over_the_receivers_limit_arrives_in_parts(
+        self, protocol: OtlpProtocol, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A receiver that takes at most 64 KiB a request refuses a 200-record batch of 2 KiB records: the
+        batch is sent again in parts, the next one is measured and sent in parts at once, and every record
+        arrives once, in order."""
+        with OTLPReceiver(max_request_bytes=64 * 1024) as receiver:
+            pipeline = otel_revops.configure_logging(
+                otlp_endpoint=endpoint_for(receiver, protocol),
+                otlp_protocol=protocol,
+                otlp_max_request_bytes=64 * 1024,
+                console="none",
+                spool=False,
+                export_batch_size=200,
+                export_delay_ms=60_000,
+            )
+            for n in range(400):
+                log.info("payload %d", n, extra={"n": n, "payload": "x" * 2048})
+            assert pipeline.force_flush(60_000)
+
+            records = receiver.wait_for_records(400)
+            assert [r.attributes["n"] for r in records] == list(range(400))
+            stats = pipeline.stats()["exporters"]["OTLPLogExporter"]
+            assert stats["exporter"]["split_batches"] == 2
+            assert stats["failed_attempts"] == 0
+            assert receiver.accepted_requests >= 8
+        assert "sending it in" in capfd.readouterr().err
+
+    def test_a_batch_within_the_limit_stays_refused(self) -> None:
+        """A refusal that is not about size (the receiver is refusing everything) does not split the batch."""
+        with OTLPReceiver() as receiver:
+            receiver.refuse()
+            pipeline = otel_revops.configure_logging(
+                otlp_endpoint=receiver.http_endpoint,
+                otlp_protocol="http/protobuf",
+                console="none",
+                spool=False,
+            )
+            for n in range(20):
+                log.info("small %d", n)
+            wait_for(lambda: receiver.refused_requests >= 1, timeout=20, message="a refused request")
+            receiver.refuse(False)
+            assert pipeline.force_flush(30_000)
+            assert [r.body for r in receiver.wait_for_records(20)] == [f"small {n}" for n in range(20)]
+            assert pipeline.stats()["exporters"]["OTLPLogExporter"]["exporter"]["split_batches"] == 0
 
 
 class TestSettings:

@@ -131,6 +131,10 @@ class _LogsHTTPHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        limit = cast(_ReceiverHTTPServer, self.server).receiver.max_request_bytes
+        if limit is not None and len(body) > limit:
+            self._reply(413, b"request body too large")
+            return
         if self.path.split("?", 1)[0] != LOGS_PATH:
             self._reply(404, b"")
             return
@@ -175,10 +179,13 @@ class OTLPReceiver:
 
     ``refuse(True)`` makes both transports answer UNAVAILABLE / HTTP 503 until ``refuse(False)``;
     refused requests are counted and their records dropped, as a collector that is down would.
+    ``max_request_bytes`` refuses larger requests as a collector does (gRPC's receive limit:
+    RESOURCE_EXHAUSTED; HTTP: 413), without counting them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_request_bytes: int | None = None) -> None:
         """Describe a receiver; nothing listens until ``start()``."""
+        self.max_request_bytes = max_request_bytes
         self._changed = threading.Condition()
         self._records: list[ReceivedLog] = []
         self._refusing = False
@@ -219,7 +226,12 @@ class OTLPReceiver:
         """Start both transports on free ports and return ``self``."""
         if self._grpc_server is not None:
             raise RuntimeError("OTLPReceiver already running")
-        grpc_server = grpc.server(ThreadPoolExecutor(max_workers=4, thread_name_prefix="otlp-receiver-grpc"))
+        options = (
+            [] if self.max_request_bytes is None else [("grpc.max_receive_message_length", self.max_request_bytes)]
+        )
+        grpc_server = grpc.server(
+            ThreadPoolExecutor(max_workers=4, thread_name_prefix="otlp-receiver-grpc"), options=options
+        )
         # The generated registration function carries no annotations.
         logs_service_pb2_grpc.add_LogsServiceServicer_to_server(  # type: ignore[no-untyped-call]
             _LogsServicer(self), grpc_server
