@@ -61,14 +61,12 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
-import bson
 import pymongo
-from bson.codec_options import CodecOptions
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from pymongo import MongoClient, UpdateOne
@@ -79,6 +77,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from otel_revops.config import ConfigurationError, Settings
 from otel_revops.context import EXPORTING, exporting
 from otel_revops.diagnostics import warn
+from otel_revops.exporters.applied import entries_hold, normalised_entry
 from otel_revops.exporters.documents import RecordDocuments, record_documents
 from otel_revops.exporters.indexes import apply_index_changes, history_indexes, plan_index_changes
 from otel_revops.exporters.mongo_threads import OwnClientThreads, TopologyOpened
@@ -146,28 +145,6 @@ def _validate_uri(uri: str) -> None:
 def _describe(error: BaseException) -> str:
     text = mask_uri(str(error)).split(", Topology Description:", 1)[0]
     return f"{type(error).__name__}: {text[:300]}"
-
-
-def _normalised(entry: object, options: CodecOptions[Any]) -> bytes | None:
-    """``entry`` as the BSON a read of it gives back (datetimes in milliseconds, NaN equal to itself), or
-    None when it is not a document."""
-    if not isinstance(entry, Mapping):
-        return None
-    stored = bson.decode(bson.encode(entry, codec_options=options), codec_options=options)
-    return bson.encode(stored, codec_options=options)
-
-
-def _holds(stored: list[bytes | None], sent: list[bytes | None], *, sliced: bool) -> bool:
-    """Whether the entries one update pushed (``sent``, oldest first) are in an execution document's
-    ``logs`` (``stored``; later pushes may follow them): its last entry, preceded by its earlier ones —
-    all of them, or, when the array's front may have been sliced off (``sliced``), all that are left."""
-    for end in range(len(stored) - 1, -1, -1):
-        if stored[end] != sent[-1]:
-            continue
-        start = end + 1 - len(sent)
-        if stored[max(0, start) : end + 1] == sent[max(0, -start) :] and (start >= 0 or sliced):
-            return True
-    return False
 
 
 class _Batch:
@@ -768,9 +745,9 @@ class MongoLogRecordExporter(LogRecordExporter):
                 logs = found.get(items[0].key)
                 if not isinstance(logs, list) or not logs:
                     continue
-                stored = [_normalised(entry, options) for entry in logs]
-                sent = [_normalised(entry, options) for entry in self._entries(items)]
-                if _holds(stored, sent, sliced=len(logs) >= self.embedded_limit):
+                stored = [normalised_entry(entry, options) for entry in logs]
+                sent = [normalised_entry(entry, options) for entry in self._entries(items)]
+                if entries_hold(stored, sent, sliced=len(logs) >= self.embedded_limit):
                     work.mark_pushed(items)
         work.unsure = []
 
