@@ -722,34 +722,35 @@ class MongoLogRecordExporter(LogRecordExporter):
         The read comes after a heartbeat written to the same documents: a write waits for any update of
         them still running on the server (one whose answer timed out), so the read sees its outcome."""
         unsure = [items for items in work.unsure if work.unpushed(items)]
-        if unsure:
-            keys = list({items[0].key: None for items in unsure})
-            try:
-                collection.update_many({"_id": {"$in": keys}}, {"$set": {"lastHeartbeat": datetime.now(timezone.utc)}})
-                found = {
-                    document["_id"]: document.get("logs")
-                    for document in collection.find({"_id": {"$in": keys}}, {"logs": 1})
-                }
-            except Exception as error:
-                if is_transient(error) or self._stop.is_set():
-                    raise
-                work.unsure = []
-                warn(
-                    f"mongodb-unsure-{id(self)}",
-                    f"MongoDB exporter could not read {self.executions_collection!r} to tell which execution "
-                    f"updates were applied ({_describe(error)}); sending them again",
-                )
-                return
-            options = collection.codec_options
-            for items in unsure:
-                logs = found.get(items[0].key)
-                if not isinstance(logs, list) or not logs:
-                    continue
-                stored = [normalised_entry(entry, options) for entry in logs]
-                sent = [normalised_entry(entry, options) for entry in self._entries(items)]
-                if entries_hold(stored, sent, sliced=len(logs) >= self.embedded_limit):
-                    work.mark_pushed(items)
+        if not unsure:
+            work.unsure = []
+            return
+        keys = list({items[0].key: None for items in unsure})
+        try:
+            collection.update_many({"_id": {"$in": keys}}, {"$set": {"lastHeartbeat": datetime.now(timezone.utc)}})
+            found = {
+                document["_id"]: document.get("logs")
+                for document in collection.find({"_id": {"$in": keys}}, {"logs": 1})
+            }
+        except Exception as error:
+            if is_transient(error) or self._stop.is_set():
+                raise
+            warn(
+                f"mongodb-unsure-{id(self)}",
+                f"MongoDB exporter could not read {self.executions_collection!r} to tell which execution "
+                f"updates were applied ({_describe(error)}); sending them again",
+            )
+            found = {}
         work.unsure = []
+        options = collection.codec_options
+        for items in unsure:
+            logs = found.get(items[0].key)
+            if not isinstance(logs, list) or not logs:
+                continue
+            stored = [normalised_entry(entry, options) for entry in logs]
+            sent = [normalised_entry(entry, options) for entry in self._entries(items)]
+            if entries_hold(stored, sent, sliced=len(logs) >= self.embedded_limit):
+                work.mark_pushed(items)
 
     def _push(
         self, collection: Collection[Document], work: _Batch, items: list[RecordDocuments], now: datetime

@@ -18,11 +18,11 @@ from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
-from otel_revops.config import OtlpProtocol, Settings
+from otel_revops.config import OtlpProtocol
 from otel_revops.diagnostics import warn
 from otel_revops.processor import spool_key
 
-__all__ = ["LOGS_PATH", "RequestSizeLimit", "create_otlp_exporter", "explicit_endpoint", "request_bytes"]
+__all__ = ["LOGS_PATH", "RequestSizeLimit", "create_otlp_exporter", "explicit_endpoint"]
 
 #: The path an OTLP/HTTP receiver takes logs on, appended to a base URL.
 LOGS_PATH = "/v1/logs"
@@ -46,13 +46,10 @@ def explicit_endpoint(endpoint: str | None, env: Mapping[str, str] | None = None
     return endpoint
 
 
-def request_bytes(batch: Sequence[ReadableLogRecord]) -> int:
-    """The size of the OTLP export request that carries ``batch`` (the protobuf both transports send)."""
-    return int(encode_logs(batch).ByteSize())
-
-
 def _parts(batch: Sequence[ReadableLogRecord], limit: int) -> list[Sequence[ReadableLogRecord]]:
-    if len(batch) < 2 or request_bytes(batch) <= limit:
+    """``batch`` cut in halves until each part's OTLP request (the protobuf both transports send) is
+    within ``limit``, or is one record."""
+    if len(batch) < 2 or encode_logs(batch).ByteSize() <= limit:
         return [batch]
     middle = len(batch) // 2
     return _parts(batch[:middle], limit) + _parts(batch[middle:], limit)
@@ -121,18 +118,15 @@ class RequestSizeLimit(LogRecordExporter):
         self.exporter.shutdown()  # type: ignore[no-untyped-call]
 
 
-def create_otlp_exporter(
-    endpoint: str | None, protocol: OtlpProtocol, max_request_bytes: int | None = None
-) -> RequestSizeLimit:
-    """The OTLP exporter for ``protocol``, under :class:`RequestSizeLimit` (``max_request_bytes``,
-    default the ``otlp_max_request_bytes`` setting).
+def create_otlp_exporter(endpoint: str | None, protocol: OtlpProtocol, max_request_bytes: int) -> RequestSizeLimit:
+    """The OTLP exporter for ``protocol``, under :class:`RequestSizeLimit` (``max_request_bytes``: the
+    ``otlp_max_request_bytes`` setting).
 
     ``endpoint`` None (or the value of the standard variables) lets the exporter read the
     ``OTEL_EXPORTER_OTLP_*`` variables itself: endpoint, headers, timeout, compression, certificates.
     Any other endpoint is a base URL: HTTP gets ``/v1/logs`` appended unless it already ends so.
     Headers and the rest still come from the environment.
     """
-    limit = Settings.default("otlp_max_request_bytes") if max_request_bytes is None else max_request_bytes
     endpoint = explicit_endpoint(endpoint)
     exporter: LogRecordExporter
     if protocol == "http/protobuf":
@@ -145,4 +139,4 @@ def create_otlp_exporter(
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcExporter
 
         exporter = GrpcExporter(endpoint=endpoint)
-    return RequestSizeLimit(exporter, limit)
+    return RequestSizeLimit(exporter, max_request_bytes)
