@@ -24,13 +24,14 @@ from typing import Any
 
 from bson import ObjectId
 from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from otel_revops.exporters.documents import record_documents
 from otel_revops.exporters.mongodb import MongoLogRecordExporter
+from otel_revops.exporters.mongodb.documents import record_documents
 from otel_revops.translate import to_otel_record
 
 BATCH = 512
@@ -88,16 +89,18 @@ def _exporter_round(client: MongoClient[dict[str, Any]], records_count: int, exe
         exporter = MongoLogRecordExporter(database=name, client=client, embedded_limit=limit)
         exporter.export(build_records(execution_ids, 10))  # indexes, first connection
         batches = _batches(build_records(execution_ids, records_count))
+        results: list[LogRecordExportResult] = []
 
         def export_all() -> None:
             for batch in batches:
-                exporter.export(batch)
+                results.append(exporter.export(batch))
 
         seconds = _timed(export_all)
         stats = exporter.stats()
         exporter.shutdown()
-        if stats["exported"] != records_count + 10 or stats["bad_records"] or stats["pending"]:
-            raise RuntimeError(f"the exporter did not store every record: {stats}")
+        stored = db.execution_logs.count_documents({})
+        if stored != records_count + 10 or set(results) != {LogRecordExportResult.SUCCESS} or stats["refused"]:
+            raise RuntimeError(f"the exporter did not store every record: {stored} stored, {stats}")
         return records_count / seconds
     finally:
         client.drop_database(name)

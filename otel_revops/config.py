@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TextIO, TypeVar
 
-__all__ = ["ConfigurationError", "Settings", "parse_bool", "parse_level", "parse_levels"]
+__all__ = ["ConfigurationError", "Settings", "check_database_name", "parse_bool", "parse_level", "parse_levels"]
 
 ConsoleMode = Literal["pretty", "json", "none"]
 ColorMode = Literal["auto", "always", "never"]
@@ -103,14 +103,59 @@ def _choice(value: str, allowed: tuple[str, ...], *, name: str, env: str | None)
     return text
 
 
-def _int(value: str | int, *, name: str, env: str | None, minimum: int) -> int:
+def _int(value: str | int, *, name: str, env: str | None, minimum: int, maximum: int) -> int:
     try:
         number = int(str(value).strip()) if not isinstance(value, int) else value
     except ValueError:
         number = minimum - 1
-    if isinstance(value, bool) or number < minimum:
-        raise ConfigurationError(f"{_describe(name, env)}={value!r} is not valid: expected an integer >= {minimum}")
+    if isinstance(value, bool) or not minimum <= number <= maximum:
+        raise ConfigurationError(
+            f"{_describe(name, env)}={value!r} is not valid: expected an integer from {minimum} to {maximum}"
+        )
     return number
+
+
+# MongoDB's rules for names (https://www.mongodb.com/docs/manual/reference/limits/#naming-restrictions).
+_DATABASE_FORBIDDEN = frozenset('/\\. "$\x00')
+_DATABASE_MAX_BYTES = 63
+_NAMESPACE_MAX_BYTES = 255
+
+
+def check_database_name(value: str, *, name: str, env: str | None) -> str:
+    """``value`` if MongoDB accepts it as a database name, else :class:`ConfigurationError` naming the setting."""
+    bad = sorted({char for char in value if char in _DATABASE_FORBIDDEN})
+    if not value or bad or len(value.encode("utf-8", "surrogatepass")) > _DATABASE_MAX_BYTES:
+        raise ConfigurationError(
+            f"{_describe(name, env)}={value!r} is not valid: a MongoDB database name is 1 to "
+            f'{_DATABASE_MAX_BYTES} bytes without any of / \\ . space " $ or NUL'
+        )
+    return value
+
+
+def _check_collection_name(value: str, *, name: str, env: str | None) -> str:
+    if (
+        not value
+        or "$" in value
+        or "\x00" in value
+        or value.startswith(("system.", "."))
+        or value.endswith(".")
+        or ".." in value
+        or len(value.encode("utf-8", "surrogatepass")) > _NAMESPACE_MAX_BYTES - _DATABASE_MAX_BYTES - 1
+    ):
+        raise ConfigurationError(
+            f"{_describe(name, env)}={value!r} is not valid: a MongoDB collection name is not empty, has no $ "
+            "or NUL, does not start with 'system.', and neither starts nor ends with a dot"
+        )
+    return value
+
+
+def _check_service_name(value: str, *, name: str, env: str | None) -> str:
+    # The service name is one directory of the spool: it must not name a path.
+    if value in (".", "..") or any(char in value for char in "/\\\x00"):
+        raise ConfigurationError(
+            f"{_describe(name, env)}={value!r} is not valid: a service name cannot contain / \\ or NUL, nor be . or .."
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -130,8 +175,8 @@ def _p_choice(*allowed: str) -> Callable[[Any, str, str | None], Any]:
     return lambda value, name, env: _choice(value, allowed, name=name, env=env)
 
 
-def _p_int(minimum: int) -> Callable[[Any, str, str | None], Any]:
-    return lambda value, name, env: _int(value, name=name, env=env, minimum=minimum)
+def _p_int(minimum: int, maximum: int) -> Callable[[Any, str, str | None], Any]:
+    return lambda value, name, env: _int(value, name=name, env=env, minimum=minimum, maximum=maximum)
 
 
 def _p_bool(value: Any, name: str, env: str | None) -> bool:
@@ -186,8 +231,25 @@ def _p_list(value: Any, name: str, env: str | None) -> tuple[str, ...]:
     return result
 
 
-def _p_float_ms(value: Any, name: str, env: str | None) -> int:
-    return _int(value, name=name, env=env, minimum=0)
+def _p_database(value: Any, name: str, env: str | None) -> str | None:
+    text = _p_str(value, name, env)
+    return None if text is None else check_database_name(text, name=name, env=env)
+
+
+def _p_collection(value: Any, name: str, env: str | None) -> str | None:
+    text = _p_str(value, name, env)
+    return None if text is None else _check_collection_name(text, name=name, env=env)
+
+
+def _p_service(value: Any, name: str, env: str | None) -> str | None:
+    text = _p_str(value, name, env)
+    return None if text is None else _check_service_name(text, name=name, env=env)
+
+
+# Bounds of the integer settings (generous, but within what threads, timers and servers accept).
+_HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
+_PIB = 2**50
 
 
 def _resource_service_name(resource_attributes: str) -> str | None:
@@ -210,7 +272,7 @@ class Settings:
 
     #: ``service.name`` of the resource. ``OTEL_SERVICE_NAME``, then ``service.name`` in
     #: ``OTEL_RESOURCE_ATTRIBUTES``; default ``revops-sync``.
-    service_name: str = _spec("OTEL_SERVICE_NAME", default="revops-sync", parse=_p_str)
+    service_name: str = _spec("OTEL_SERVICE_NAME", default="revops-sync", parse=_p_service)
     #: Console output: ``pretty`` (the original format), ``json`` (one object a line) or ``none``.
     console: ConsoleMode = _spec("OTEL_REVOPS_CONSOLE", default="pretty", parse=_p_choice("pretty", "json", "none"))
     #: Where the console writes; default ``sys.stderr`` at configure time.
@@ -223,51 +285,52 @@ class Settings:
     log_level: int = _spec("OTEL_REVOPS_LOG_LEVEL", default=logging.INFO, parse=_p_level)
     #: Per-category levels. ``OTEL_REVOPS_LOG_LEVELS``, e.g. ``inngest.sync=debug,pymongo=warning``.
     log_levels: dict[str, int] = _spec("OTEL_REVOPS_LOG_LEVELS", default=None, parse=_p_levels)
-    #: Records the calling thread may queue for export before it waits (then drops and counts).
-    max_queue_size: int = _spec("OTEL_REVOPS_MAX_QUEUE_SIZE", default=20_000, parse=_p_int(1))
+    #: Records held in memory at each stage: the calling threads' queue (a full one makes a logging call
+    #: wait, then drop and count) and, per destination, the records queued or held for it (beyond it
+    #: the oldest go to the spool).
+    max_queue_size: int = _spec("OTEL_REVOPS_MAX_QUEUE_SIZE", default=20_000, parse=_p_int(1, 10_000_000))
     #: How long a logging call may wait for room in a full queue, in milliseconds, before dropping.
-    enqueue_timeout_ms: int = _spec("OTEL_REVOPS_ENQUEUE_TIMEOUT_MS", default=1000, parse=_p_float_ms)
-    #: Records each exporter may hold waiting for export (beyond it: dropped and counted).
-    export_queue_size: int = _spec("OTEL_REVOPS_EXPORT_QUEUE_SIZE", default=20_000, parse=_p_int(1))
+    enqueue_timeout_ms: int = _spec("OTEL_REVOPS_ENQUEUE_TIMEOUT_MS", default=1000, parse=_p_int(0, _HOUR_MS))
     #: Largest batch handed to an exporter.
-    export_batch_size: int = _spec("OTEL_REVOPS_EXPORT_BATCH_SIZE", default=512, parse=_p_int(1))
+    export_batch_size: int = _spec("OTEL_REVOPS_EXPORT_BATCH_SIZE", default=512, parse=_p_int(1, 100_000))
     #: Longest a record waits before its batch is exported, in milliseconds.
-    export_delay_ms: int = _spec("OTEL_REVOPS_EXPORT_DELAY_MS", default=500, parse=_p_int(1))
+    export_delay_ms: int = _spec("OTEL_REVOPS_EXPORT_DELAY_MS", default=500, parse=_p_int(1, _HOUR_MS))
     #: Longest message or string value handed to exporters, in characters (0: no limit); longer ones
     #: are cut with a marker, so one huge value cannot make a batch too large for its destination.
-    max_value_length: int = _spec("OTEL_REVOPS_MAX_VALUE_LENGTH", default=65_536, parse=_p_int(0))
+    max_value_length: int = _spec("OTEL_REVOPS_MAX_VALUE_LENGTH", default=65_536, parse=_p_int(0, 100_000_000))
     #: Deadline for flushing everything at shutdown / exit, in milliseconds.
-    shutdown_timeout_ms: int = _spec("OTEL_REVOPS_SHUTDOWN_TIMEOUT_MS", default=10_000, parse=_p_int(0))
+    shutdown_timeout_ms: int = _spec("OTEL_REVOPS_SHUTDOWN_TIMEOUT_MS", default=10_000, parse=_p_int(0, _DAY_MS))
+    #: How long held batches stay in memory, retried with backoff, while a destination keeps failing,
+    #: before they go to the spool (without a spool they stay in memory), in milliseconds.
+    retry_deadline_ms: int = _spec("OTEL_REVOPS_RETRY_DEADLINE_MS", default=10_000, parse=_p_int(0, _DAY_MS))
     #: MongoDB URI; enables the MongoDB exporter. ``OTEL_REVOPS_MONGODB_URI``, then ``MONGODB_URI``.
     mongodb_uri: str | None = _spec("OTEL_REVOPS_MONGODB_URI", "MONGODB_URI", default=None, parse=_p_str)
     #: Database; default the URI's database, else ``revops``.
-    mongodb_database: str | None = _spec("OTEL_REVOPS_MONGODB_DATABASE", default=None, parse=_p_str)
+    mongodb_database: str | None = _spec("OTEL_REVOPS_MONGODB_DATABASE", default=None, parse=_p_database)
     #: Collection holding the execution documents (``logs`` array, ``lastHeartbeat``).
     mongodb_executions_collection: str = _spec(
-        "OTEL_REVOPS_MONGODB_EXECUTIONS_COLLECTION", default="job_executions", parse=_p_str
+        "OTEL_REVOPS_MONGODB_EXECUTIONS_COLLECTION", default="job_executions", parse=_p_collection
     )
     #: Collection holding one document per record (the complete history).
-    mongodb_logs_collection: str = _spec("OTEL_REVOPS_MONGODB_LOGS_COLLECTION", default="execution_logs", parse=_p_str)
+    mongodb_logs_collection: str = _spec(
+        "OTEL_REVOPS_MONGODB_LOGS_COLLECTION", default="execution_logs", parse=_p_collection
+    )
     #: How many entries the execution document's ``logs`` array keeps (the newest).
-    mongodb_embedded_limit: int = _spec("OTEL_REVOPS_MONGODB_EMBEDDED_LIMIT", default=1000, parse=_p_int(1))
+    mongodb_embedded_limit: int = _spec("OTEL_REVOPS_MONGODB_EMBEDDED_LIMIT", default=1000, parse=_p_int(1, 100_000))
     #: Days the history keeps a record (TTL index); 0 keeps forever.
-    mongodb_retention_days: int = _spec("OTEL_REVOPS_MONGODB_RETENTION_DAYS", default=30, parse=_p_int(0))
+    mongodb_retention_days: int = _spec("OTEL_REVOPS_MONGODB_RETENTION_DAYS", default=30, parse=_p_int(0, 24_000))
     #: Create the execution document when it does not exist.
     mongodb_upsert: bool = _spec("OTEL_REVOPS_MONGODB_UPSERT", default=False, parse=_p_bool)
     #: Largest message or value stored, in bytes; longer ones are truncated with a marker.
-    mongodb_max_value_bytes: int = _spec("OTEL_REVOPS_MONGODB_MAX_VALUE_BYTES", default=65_536, parse=_p_int(64))
+    mongodb_max_value_bytes: int = _spec("OTEL_REVOPS_MONGODB_MAX_VALUE_BYTES", default=65_536, parse=_p_int(64, 2**30))
     #: Keep batches an exporter cannot deliver in a disk spool and replay them later. ``OTEL_REVOPS_SPOOL``.
     spool: bool = _spec("OTEL_REVOPS_SPOOL", default=True, parse=_p_bool)
     #: Spool directory; default ``$XDG_CACHE_HOME/otel-revops/spool`` (else ``~/.cache/otel-revops/spool``).
     spool_dir: str | None = _spec("OTEL_REVOPS_SPOOL_DIR", default=None, parse=_p_str)
     #: Bytes of gzip-compressed batches the spool may hold per destination; beyond it the oldest are dropped.
-    spool_max_bytes: int = _spec("OTEL_REVOPS_SPOOL_MAX_BYTES", default=256 * 1024 * 1024, parse=_p_int(1024))
+    spool_max_bytes: int = _spec("OTEL_REVOPS_SPOOL_MAX_BYTES", default=256 * 1024 * 1024, parse=_p_int(1024, _PIB))
     #: Drop records logged while Inngest replays code before memoized steps. ``OTEL_REVOPS_INNGEST_REPLAY_SAFE``.
     inngest_replay_safe: bool = _spec("OTEL_REVOPS_INNGEST_REPLAY_SAFE", default=True, parse=_p_bool)
-    #: How long the MongoDB exporter retries one batch before holding it (or handing it to the spool).
-    mongodb_retry_deadline_ms: int = _spec("OTEL_REVOPS_MONGODB_RETRY_DEADLINE_MS", default=10_000, parse=_p_int(0))
-    #: Records the MongoDB exporter holds in memory while the server is away (beyond it: oldest dropped, counted).
-    mongodb_max_pending_records: int = _spec("OTEL_REVOPS_MONGODB_MAX_PENDING", default=100_000, parse=_p_int(1))
     #: Redact secrets (keys, URL credentials, bearer tokens) before any output. ``OTEL_REVOPS_REDACT``.
     redact: bool = _spec("OTEL_REVOPS_REDACT", default=True, parse=_p_bool)
     #: Key patterns whose values become ``[REDACTED]`` (comma-separated or a JSON list; case-insensitive
@@ -278,9 +341,9 @@ class Settings:
     #: File sink path (OTLP/JSON lines, rotated by size); enables the file exporter.
     file_path: str | None = _spec("OTEL_REVOPS_FILE_PATH", default=None, parse=_p_str)
     #: Size at which the file is rotated; 0 never rotates.
-    file_max_bytes: int = _spec("OTEL_REVOPS_FILE_MAX_BYTES", default=10 * 1024 * 1024, parse=_p_int(0))
+    file_max_bytes: int = _spec("OTEL_REVOPS_FILE_MAX_BYTES", default=10 * 1024 * 1024, parse=_p_int(0, _PIB))
     #: Rotated files kept beside the current one; 0 never rotates.
-    file_backup_count: int = _spec("OTEL_REVOPS_FILE_BACKUP_COUNT", default=5, parse=_p_int(0))
+    file_backup_count: int = _spec("OTEL_REVOPS_FILE_BACKUP_COUNT", default=5, parse=_p_int(0, 10_000))
     #: OTLP endpoint; enables OTLP forwarding.
     #: ``OTEL_EXPORTER_OTLP_LOGS_ENDPOINT``, then ``OTEL_EXPORTER_OTLP_ENDPOINT``.
     otlp_endpoint: str | None = _spec(
@@ -296,7 +359,7 @@ class Settings:
     #: The receiver's request size limit: a batch it refuses whose request is larger is sent in parts.
     #: ``OTEL_REVOPS_OTLP_MAX_REQUEST_BYTES``; the collector's gRPC limit (4 MiB) by default.
     otlp_max_request_bytes: int = _spec(
-        "OTEL_REVOPS_OTLP_MAX_REQUEST_BYTES", default=4 * 1024 * 1024, parse=_p_int(1024)
+        "OTEL_REVOPS_OTLP_MAX_REQUEST_BYTES", default=4 * 1024 * 1024, parse=_p_int(1024, 2**31 - 1)
     )
 
     @classmethod
@@ -340,7 +403,9 @@ class Settings:
         if overrides.get("service_name") is None and not environ.get("OTEL_SERVICE_NAME", "").strip():
             named = _resource_service_name(environ.get("OTEL_RESOURCE_ATTRIBUTES", ""))
             if named:
-                values["service_name"] = named
+                values["service_name"] = _check_service_name(
+                    named, name="service_name", env="OTEL_RESOURCE_ATTRIBUTES service.name"
+                )
         if values["log_levels"] is None:
             values["log_levels"] = {}
         if values["redact_keys"] is None:

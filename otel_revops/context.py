@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 
 __all__ = [
+    "as_exporting_thread",
     "bind_execution",
     "current_execution",
     "execution_context",
@@ -44,6 +45,11 @@ EXPORTING: ContextVar[bool] = ContextVar("otel_revops_exporting", default=False)
 # True while records must not be exported at all (for example while a workflow replays code whose
 # records were already exported on an earlier request).
 SUPPRESSED: ContextVar[bool] = ContextVar("otel_revops_suppressed", default=False)
+# The bindings each context entered through ``execution_context`` objects, innermost last: per
+# context, so one object may be entered by many tasks and threads at once.
+_ENTERED: ContextVar[tuple[tuple[object, Token[Mapping[str, Any]]], ...]] = ContextVar(
+    "otel_revops_entered", default=()
+)
 
 
 def _attributes(job_id: Any, execution_id: Any, attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,17 +102,23 @@ class execution_context:  # noqa: N801 - used like contextlib's lower-case helpe
 
     def __init__(self, job_id: Any = None, execution_id: Any = None, **attributes: Any) -> None:
         self._attributes = _attributes(job_id, execution_id, attributes)
-        self._tokens: list[Token[Mapping[str, Any]]] = []
 
     def __enter__(self) -> Mapping[str, Any]:
         merged = {**EXECUTION.get(), **self._attributes}
-        self._tokens.append(EXECUTION.set(merged))
+        token = EXECUTION.set(merged)
+        _ENTERED.set((*_ENTERED.get(), (self, token)))
         return merged
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        EXECUTION.reset(self._tokens.pop())
+        entered = _ENTERED.get()
+        for index in range(len(entered) - 1, -1, -1):
+            owner, token = entered[index]
+            if owner is self:
+                _ENTERED.set(entered[:index] + entered[index + 1 :])
+                EXECUTION.reset(token)
+                return
 
     async def __aenter__(self) -> Mapping[str, Any]:
         return self.__enter__()
@@ -133,6 +145,17 @@ class execution_context:  # noqa: N801 - used like contextlib's lower-case helpe
                 return func(*args, **kwargs)
 
         return cast(_F, wrapper)
+
+
+def as_exporting_thread() -> None:
+    """Mark the calling thread (a worker of the library's) as an exporter's for its whole life: what it
+    logs reaches the console only, and OpenTelemetry instrumentations neither trace nor log its traffic."""
+    from opentelemetry import context as otel_context
+
+    EXPORTING.set(True)
+    # The keys ``opentelemetry.instrumentation.utils.suppress_instrumentation()`` sets, attached for good.
+    suppressed_context = otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True)
+    otel_context.attach(otel_context.set_value("suppress_instrumentation", True, suppressed_context))
 
 
 @contextmanager

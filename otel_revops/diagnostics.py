@@ -10,7 +10,8 @@ import time
 __all__ = ["warn"]
 
 _last: dict[str, float] = {}
-_lock = threading.Lock()
+# Re-entrant: a signal handler may interrupt a warning on its own thread and warn again.
+_lock = threading.RLock()
 
 
 def warn(key: str, message: str, every_seconds: float = 20.0) -> bool:

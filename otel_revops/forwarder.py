@@ -3,7 +3,9 @@
 The calling thread appends ``(record, context snapshot, span)`` to a bounded deque — nothing else.
 A worker thread turns each into an OTel ``LogRecord`` and emits it on the ``LoggerProvider``, whose
 processors batch and export. When the deque is full a logging call waits a bounded time for room
-(back-pressure instead of loss), then drops the record and counts it.
+(back-pressure instead of loss), then drops the record and counts it. Once closed, a record is
+forwarded at once on the calling thread — or, when the forwarder was replaced, handed to its
+successor — so that nothing logged after a shutdown or through a reconfiguration is lost uncounted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from opentelemetry._logs import LogRecord
 from opentelemetry.sdk._logs import Logger, LoggerProvider, ReadWriteLogRecord
 from opentelemetry.trace import SpanContext
 
-from otel_revops.context import EXPORTING
+from otel_revops.context import as_exporting_thread
 from otel_revops.diagnostics import warn
 from otel_revops.flushing import FlushMarker
 from otel_revops.redaction import Redactor
@@ -77,6 +79,8 @@ class RecordForwarder:
         self.forwarded = 0
         self.dropped = 0
         self.failed = 0
+        #: Where records go once this forwarder is closed, when a newer pipeline replaced it.
+        self.successor: RecordForwarder | None = None
         self._closed = False
         self._loggers: dict[str, Logger | None] = {}
         self._init_state()
@@ -89,14 +93,22 @@ class RecordForwarder:
         # and its own locks and worker.
         self._queue: collections.deque[Item | FlushMarker] = collections.deque()
         self._wake = threading.Event()
-        self._room = threading.Condition(threading.Lock())
+        # Re-entrant: a signal handler that logs may interrupt its own thread while it holds them.
+        self._room = threading.Condition(threading.RLock())
         self._worker: threading.Thread | None = None
-        self._worker_lock = threading.Lock()
+        self._worker_lock = threading.RLock()
 
     def put(self, item: Item) -> None:
-        """Queue one record; waits at most the enqueue timeout when full, then drops and counts it."""
+        """Queue one record; waits at most the enqueue timeout when full, then drops and counts it.
+        Closed, it forwards the record at once (or hands it to its successor)."""
+        if self._closed:
+            self._after_close(item)
+            return
         queue = self._queue
         if len(queue) >= self._max and not self._wait_for_room():
+            if self._closed:
+                self._after_close(item)
+                return
             self.dropped += 1
             warn("forwarder-full", f"export queue full ({self._max} records): {self.dropped} records dropped so far")
             return
@@ -126,45 +138,57 @@ class RecordForwarder:
                 self._worker.start()
 
     def _run(self) -> None:
-        EXPORTING.set(True)
+        as_exporting_thread()
         while True:
             self._wake.wait(self._delay)
             self._wake.clear()
             self._drain()
-            if self._closed and not self._queue:
+            if self._closed:
+                self._drain()
                 return
 
     def _drain(self) -> None:
         queue = self._queue
-        loggers = self._loggers
-        provider = self.provider
         count = 0
         while queue:
-            item = queue.popleft()
+            try:
+                item = queue.popleft()
+            except IndexError:
+                break
             if isinstance(item, FlushMarker):
                 item.done.set()
                 continue
-            record, base, span = item
-            try:
-                if record.name in loggers:
-                    logger = loggers[record.name]
-                else:
-                    created = provider.get_logger(record.name)
-                    # A no-op logger (OTEL_SDK_DISABLED=true) exports nothing: skip the translation too.
-                    logger = loggers[record.name] = created if isinstance(created, Logger) else None
-                if logger is not None:
-                    writable = _writable(
-                        logger, to_otel_record(record, base, span, self.redactor, self.max_value_length)
-                    )
-                    logger.emit(writable)  # type: ignore[arg-type] # the SDK takes a ReadWriteLogRecord as is
-                self.forwarded += 1
-            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others
-                self.failed += 1
-                warn("forwarder-error", f"could not forward a record: {type(exc).__name__}: {exc}")
+            self._forward(item)
             count += 1
             if count % 256 == 0:
                 self._notify_room()
         self._notify_room()
+
+    def _forward(self, item: Item) -> None:
+        """Translate one record and emit it on the provider; never raises."""
+        record, base, span = item
+        loggers = self._loggers
+        try:
+            if record.name in loggers:
+                logger = loggers[record.name]
+            else:
+                created = self.provider.get_logger(record.name)
+                # A no-op logger (OTEL_SDK_DISABLED=true) exports nothing: skip the translation too.
+                logger = loggers[record.name] = created if isinstance(created, Logger) else None
+            if logger is not None:
+                writable = _writable(logger, to_otel_record(record, base, span, self.redactor, self.max_value_length))
+                logger.emit(writable)  # type: ignore[arg-type] # the SDK takes a ReadWriteLogRecord as is
+            self.forwarded += 1
+        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others
+            self.failed += 1
+            warn("forwarder-error", f"could not forward a record: {type(exc).__name__}: {exc}")
+
+    def _after_close(self, item: Item) -> None:
+        successor = self.successor
+        if successor is not None:
+            successor.put(item)
+        else:
+            self._forward(item)
 
     def _notify_room(self) -> None:
         with self._room:
@@ -182,18 +206,33 @@ class RecordForwarder:
         return marker.done.wait(max(0.0, timeout_millis / 1000))
 
     def close(self, timeout_millis: int) -> bool:
-        """Forward what is queued (within the timeout) and stop the worker."""
-        done = self.flush(timeout_millis)
+        """Forward what is queued (within the timeout) and stop the worker; later records are forwarded
+        at once on their own thread (or handed to :attr:`successor`)."""
+        deadline = time.monotonic() + timeout_millis / 1000
         self._closed = True
         self._wake.set()
         self._notify_room()
-        if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join(max(0.0, timeout_millis / 1000))
-        left = sum(1 for item in self._queue if not isinstance(item, FlushMarker))
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(max(0.0, deadline - time.monotonic()))
+        done = worker is None or not worker.is_alive()
+        if done:
+            # Records queued by threads that saw the forwarder open a moment before it closed.
+            while self._queue:
+                try:
+                    item = self._queue.popleft()
+                except IndexError:
+                    break
+                if isinstance(item, FlushMarker):
+                    item.done.set()
+                else:
+                    self._after_close(item)
+            return True
+        left = sum(1 for item in list(self._queue) if not isinstance(item, FlushMarker))
         if left:
             self.dropped += left
             warn("forwarder-close", f"{left} records not forwarded before the shutdown deadline")
-        return done
+        return False
 
     def stats(self) -> dict[str, int]:
         """Counts: forwarded, dropped (queue full or shutdown), failed (translation errors), queued."""

@@ -6,7 +6,8 @@ the console line (which must be out before the call returns), and append to the 
 queue. Translation to OTel, attribute validation and exporting happen on worker threads.
 
 Records logged while an exporter runs (:func:`otel_revops.context.exporting`) reach the console only,
-so an exporter's own logs — or its driver's — never feed back into the exporters.
+so an exporter's own logs — or its driver's — never feed back into the exporters. A handler replaced
+by a newer pipeline's passes what still reaches it to its :attr:`~BridgeHandler.successor`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class BridgeHandler(logging.Handler):
         self.forwarder = forwarder
         self.redactor = redactor
         self.errors = 0
+        #: The handler that replaced this one (set by a newer :func:`~otel_revops.configure_logging`):
+        #: records still reaching this one — logged while the root logger's handlers were swapped — go there.
+        self.successor: BridgeHandler | None = None
 
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter and emit without the handler lock: the queue and the console are safe on their own."""
@@ -51,6 +55,10 @@ class BridgeHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         """Console line, then a bounded enqueue for export; never raises."""
+        successor = self.successor
+        if successor is not None:
+            successor.emit(record)
+            return
         try:
             if SUPPRESSED.get():
                 return

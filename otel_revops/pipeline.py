@@ -1,9 +1,15 @@
 """``configure_logging()``: the whole pipeline in one readable function, and its lifecycle.
 
-resource → ``LoggerProvider`` → one :class:`ExportProcessor` per exporter (MongoDB, OTLP, yours) →
-forwarder → :class:`BridgeHandler` on the root logger, with the console written synchronously.
-Calling it again replaces the previous pipeline: its records are flushed, its handler removed, its
-logger levels restored. An at-exit hook flushes the current pipeline within the shutdown deadline.
+resource → ``LoggerProvider`` → one :class:`~otel_revops.delivery.ExportProcessor` per destination
+(MongoDB, OTLP, the file, yours) → forwarder → :class:`BridgeHandler` on the root logger, with the
+console written synchronously.
+
+Calling it again replaces the previous pipeline without losing a record: the new handler takes the
+old one's place on the root logger in one step, the old one passes on what still reaches it, and the
+old pipeline then delivers what it holds and shuts down. An exit hook, registered when this module is
+first imported, shuts the current pipeline down within its deadline; records logged after it (by
+exit handlers that run later) are still written, spooled or counted. ``multiprocessing`` children
+shut it down too (:mod:`otel_revops.child_processes`).
 """
 
 from __future__ import annotations
@@ -20,20 +26,20 @@ from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
+from otel_revops.child_processes import arm_child_processes
 from otel_revops.config import Settings
+from otel_revops.delivery import Destination, ExportProcessor, as_destination
+from otel_revops.delivery._spool import Spool, default_spool_dir
 from otel_revops.diagnostics import warn
 from otel_revops.exporters.console import ConsoleWriter
 from otel_revops.forwarder import RecordForwarder
 from otel_revops.handler import BridgeHandler
-from otel_revops.processor import ExportProcessor, spool_for
 from otel_revops.redaction import Redactor
-from otel_revops.spool import Spool, default_spool_dir
 
 __all__ = ["LoggingPipeline", "configure_logging", "current_pipeline", "force_flush", "shutdown_logging"]
 
 _lock = threading.RLock()
 _current: LoggingPipeline | None = None
-_atexit_registered = False
 
 
 class LoggingPipeline:
@@ -45,7 +51,7 @@ class LoggingPipeline:
     def __init__(
         self,
         settings: Settings,
-        exporters: Sequence[LogRecordExporter] = (),
+        exporters: Sequence[LogRecordExporter | Destination] = (),
         processors: Sequence[LogRecordProcessor] = (),
     ) -> None:
         self.settings = settings
@@ -76,29 +82,34 @@ class LoggingPipeline:
         )
         self._saved_levels: dict[str, int] = {}
         self._closed = False
-        _flush_multiprocessing_children(self)
+        arm_child_processes(self, _shutdown_current)
 
-    def add_exporter(self, exporter: LogRecordExporter) -> ExportProcessor:
-        """Export to ``exporter`` too, batched on its own worker thread."""
+    def add_exporter(self, exporter: LogRecordExporter | Destination) -> ExportProcessor:
+        """Deliver to ``exporter`` too (a ``LogRecordExporter`` or a :class:`~otel_revops.delivery.Destination`),
+        through a delivery processor of its own."""
         s = self.settings
+        destination = as_destination(exporter)
         processor = ExportProcessor(
-            exporter,
-            max_queue_size=s.export_queue_size,
+            destination,
+            max_queue_size=s.max_queue_size,
             max_batch_size=s.export_batch_size,
             schedule_delay_millis=s.export_delay_ms,
+            retry_deadline_millis=s.retry_deadline_ms,
             shutdown_timeout_millis=s.shutdown_timeout_ms,
-            spool=self._spool_for(exporter),
+            spool=self._spool_for(destination),
         )
         self.add_processor(processor)
         return processor
 
-    def _spool_for(self, exporter: LogRecordExporter) -> Spool | None:
+    def _spool_for(self, destination: Destination) -> Spool | None:
         s = self.settings
         if not s.spool:
             return None
         directory = Path(s.spool_dir) if s.spool_dir else default_spool_dir()
+        # One sub-directory per service and destination (the service name was checked to be one path part).
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in destination.key).lstrip(".") or "_"
         try:
-            return spool_for(exporter, directory / s.service_name, s.spool_max_bytes)
+            return Spool(directory / s.service_name / safe, s.spool_max_bytes)
         except OSError as exc:
             warn("spool-dir", f"spool disabled: cannot use {directory}: {exc}")
             return None
@@ -111,15 +122,38 @@ class LoggingPipeline:
         if handler is not None and handler.forwarder is None:
             handler.forwarder = self.forwarder
 
-    def install(self) -> None:
-        """Attach the handler to the root logger (replacing any earlier bridge handler) and set levels."""
+    def install(self, replacing: LoggingPipeline | None = None) -> None:
+        """Attach the handler to the root logger and set levels.
+
+        An earlier bridge handler is replaced in one step (its place in ``root.handlers``), after it was
+        told to pass on whatever still reaches it; the levels ``replacing`` saved are kept as the ones to
+        restore.
+        """
         root = logging.getLogger()
-        for existing in list(root.handlers):
-            if isinstance(existing, BridgeHandler):
-                root.removeHandler(existing)
-        root.addHandler(self.handler)
-        self._set_level("", self.settings.log_level)
-        for category, level in self.settings.log_levels.items():
+        if replacing is not None:
+            replacing.handler.successor = self.handler
+            replacing.forwarder.successor = self.forwarder
+            self._saved_levels.update(replacing._saved_levels)
+        logging._acquireLock()  # type: ignore[attr-defined] # the lock logging guards handler lists with
+        try:
+            bridges = [index for index, handler in enumerate(root.handlers) if isinstance(handler, BridgeHandler)]
+            if bridges:
+                for index in bridges:
+                    bridge = root.handlers[index]
+                    assert isinstance(bridge, BridgeHandler)
+                    bridge.successor = bridge.successor or self.handler
+                root.handlers[bridges[0]] = self.handler
+                for index in reversed(bridges[1:]):
+                    del root.handlers[index]
+            else:
+                root.handlers.append(self.handler)
+        finally:
+            logging._releaseLock()  # type: ignore[attr-defined]
+        levels = {"": self.settings.log_level, **self.settings.log_levels}
+        for category, original in self._saved_levels.items():
+            if category not in levels:
+                logging.getLogger(category or None).setLevel(original)
+        for category, level in levels.items():
             self._set_level(category, level)
 
     def _set_level(self, category: str, level: int) -> None:
@@ -127,60 +161,61 @@ class LoggingPipeline:
         self._saved_levels.setdefault(category, logger.level)
         logger.setLevel(level)
 
+    def _export_processors(self) -> list[ExportProcessor]:
+        return [p for p in self.processors if isinstance(p, ExportProcessor)]
+
     def force_flush(self, timeout_millis: int | None = None) -> bool:
         """Export everything logged so far; True if it was done within the timeout."""
         timeout = self.settings.shutdown_timeout_ms if timeout_millis is None else timeout_millis
         deadline = time.monotonic() + timeout / 1000
         done = self.forwarder.flush(timeout)
+        for export_processor in self._export_processors():
+            export_processor.prepare_flush(deadline)
         for processor in self.processors:
             done = processor.force_flush(_remaining(deadline)) and done
         self.handler.flush()
         return done
 
-    def shutdown(self, timeout_millis: int | None = None) -> bool:
-        """Detach, deliver what is queued within the deadline, and shut the exporters down. Idempotent."""
+    def shutdown(self, timeout_millis: int | None = None, *, at_exit: bool = False) -> bool:
+        """Detach, deliver what is queued within the deadline, and shut the exporters down. Idempotent.
+
+        ``at_exit`` (the exit hook) leaves the handler attached and the destinations open: what is logged
+        later in the interpreter's exit is written at once, spooled or counted.
+        """
         if self._closed:
             return True
         self._closed = True
         timeout = self.settings.shutdown_timeout_ms if timeout_millis is None else timeout_millis
         deadline = time.monotonic() + timeout / 1000
-        root = logging.getLogger()
-        if self.handler in root.handlers:
-            root.removeHandler(self.handler)
-        for category, level in self._saved_levels.items():
-            logging.getLogger(category or None).setLevel(level)
+        replaced = self.handler.successor is not None
+        if not (at_exit or replaced):
+            root = logging.getLogger()
+            if self.handler in root.handlers:
+                root.removeHandler(self.handler)
+            for category, level in self._saved_levels.items():
+                logging.getLogger(category or None).setLevel(level)
         done = self.forwarder.close(timeout)
+        processors = self._export_processors()
+        for export_processor in processors:
+            export_processor.prepare_flush(deadline)
+        for export_processor in processors:
+            export_processor.shutdown(_remaining(deadline), at_exit=at_exit)
         for processor in self.processors:
-            if isinstance(processor, ExportProcessor):
-                processor.shutdown(_remaining(deadline))
-            else:
+            if not isinstance(processor, ExportProcessor):
                 processor.force_flush(_remaining(deadline))
-        self.logger_provider.shutdown()
+        if not at_exit:
+            self.logger_provider.shutdown()
         self.handler.flush()
         return done
 
     def stats(self) -> dict[str, Any]:
-        """Counts from every stage: the handler, the forwarder and each exporter's processor."""
+        """Counts from every stage: the handler, the forwarder and each destination's delivery processor."""
         return {
             "handler_errors": self.handler.errors,
             "console_errors": self.handler.console.errors if self.handler.console else 0,
             "forwarder": self.forwarder.stats(),
-            "exporters": {p.name: p.stats() for p in self.processors if isinstance(p, ExportProcessor)},
+            "exporters": {p.name: p.stats() for p in self._export_processors()},
         }
-
-
-def _flush_multiprocessing_children(pipeline: LoggingPipeline) -> None:
-    """Make multiprocessing children flush before they leave through ``os._exit``.
-
-    A child started by ``multiprocessing`` (fork) skips ``atexit``; it does run the finalizers
-    registered after its fork, so one is registered there.
-    """
-    import multiprocessing.util as mp_util
-
-    def register_in_child(target: LoggingPipeline) -> None:
-        mp_util.Finalize(target, target.force_flush, exitpriority=100)
-
-    mp_util.register_after_fork(pipeline, register_in_child)
 
 
 def _remaining(deadline: float) -> int:
@@ -193,28 +228,15 @@ def _stderr() -> Any:
     return sys.stderr
 
 
-def _exporters_from_settings(settings: Settings) -> list[LogRecordExporter]:
-    exporters: list[LogRecordExporter] = []
-    if settings.mongodb_uri:
-        from otel_revops.exporters.mongodb import MongoLogRecordExporter
+def _exporters_from_settings(settings: Settings) -> list[Destination]:
+    from otel_revops.exporters.from_settings import destinations_from_settings
 
-        exporters.append(MongoLogRecordExporter.from_settings(settings))
-    if settings.file_path:
-        from otel_revops.exporters.file import FileLogRecordExporter
-
-        exporters.append(FileLogRecordExporter(settings.file_path, settings.file_max_bytes, settings.file_backup_count))
-    if settings.otlp_endpoint:
-        from otel_revops.exporters.otlp import create_otlp_exporter
-
-        exporters.append(
-            create_otlp_exporter(settings.otlp_endpoint, settings.otlp_protocol, settings.otlp_max_request_bytes)
-        )
-    return exporters
+    return destinations_from_settings(settings)
 
 
 def configure_logging(
     *,
-    exporters: Sequence[LogRecordExporter] = (),
+    exporters: Sequence[LogRecordExporter | Destination] = (),
     processors: Sequence[LogRecordProcessor] = (),
     **settings: Any,
 ) -> LoggingPipeline:
@@ -222,21 +244,20 @@ def configure_logging(
 
     ``settings`` are the fields of :class:`~otel_revops.config.Settings` (``service_name``, ``console``,
     ``console_stream``, ``log_level``, ``log_levels``, ``mongodb_uri``, ``otlp_endpoint`` …), each
-    resolved argument → environment → default. ``exporters`` and ``processors`` add your own.
+    resolved argument → environment → default. ``exporters`` (``LogRecordExporter`` or
+    :class:`~otel_revops.delivery.Destination`) and ``processors`` add your own.
     A bad value raises :class:`~otel_revops.config.ConfigurationError` before anything changes.
-    Calling it again replaces the previous pipeline.
+    Calling it again replaces the previous pipeline; no record logged meanwhile, on any thread, is lost.
     """
-    global _current, _atexit_registered
+    global _current
     resolved = Settings.resolve(**settings)
     with _lock:
         pipeline = LoggingPipeline(resolved, exporters, processors)
-        if _current is not None:
-            _current.shutdown()
-        pipeline.install()
+        previous = _current
+        pipeline.install(replacing=previous)
         _current = pipeline
-        if not _atexit_registered:
-            atexit.register(_at_exit)
-            _atexit_registered = True
+    if previous is not None:
+        previous.shutdown()
     return pipeline
 
 
@@ -259,5 +280,12 @@ def shutdown_logging(timeout_millis: int | None = None) -> bool:
     return pipeline.shutdown(timeout_millis) if pipeline is not None else True
 
 
-def _at_exit() -> None:
-    shutdown_logging()
+def _shutdown_current() -> None:
+    pipeline = _current
+    if pipeline is not None:
+        pipeline.shutdown(at_exit=True)
+
+
+# Registered at import, before the application's own exit handlers in most programs: those run first,
+# and what they log is delivered. Records logged by handlers that run later are written one by one.
+atexit.register(_shutdown_current)

@@ -20,17 +20,20 @@ from otel_revops.values import cut_text, safe_str, valid_text
 __all__ = ["to_otel_record"]
 
 
-def _exception_attributes(record: logging.LogRecord, attributes: dict[str, Any]) -> None:
+def _exception_attributes(record: logging.LogRecord, attributes: dict[str, Any], max_length: int | None) -> None:
     exc_info = record.exc_info
     if not exc_info or exc_info[0] is None:
         return
     exc_type, exc, _tb = exc_info
-    attributes["exception.type"] = getattr(exc_type, "__qualname__", safe_str(exc_type))
-    attributes["exception.message"] = valid_text(safe_str(exc)) if exc is not None else ""
+    attributes["exception.type"] = cut_text(
+        valid_text(getattr(exc_type, "__qualname__", safe_str(exc_type))), max_length
+    )
+    attributes["exception.message"] = cut_text(valid_text(safe_str(exc)), max_length) if exc is not None else ""
     try:
-        attributes["exception.stacktrace"] = valid_text("".join(traceback.format_exception(*exc_info)))
+        stacktrace = "".join(traceback.format_exception(*exc_info))
     except Exception:  # noqa: BLE001 - a raising __str__ inside the chain
-        attributes["exception.stacktrace"] = attributes["exception.message"]
+        stacktrace = attributes["exception.message"]
+    attributes["exception.stacktrace"] = cut_text(valid_text(stacktrace), max_length)
 
 
 def to_otel_record(
@@ -43,17 +46,19 @@ def to_otel_record(
     """The OTel record for ``record``: body, severity, timestamp, trace ids, the user's properties
     (``base`` = execution context, then ``extra=`` and bound properties) as attributes, ``code.*``,
     ``exception.*`` and a fixed ``log.record.uid``; secrets masked by ``redactor``; the message and string
-    values longer than ``max_length`` characters cut with a marker."""
+    values (keys, exception type, message and stack trace too) longer than ``max_length`` characters
+    cut with a marker."""
     properties = record_properties(record, base)
     if redactor is not None:
         properties = redactor.properties(properties)
     attributes: dict[str, Any] = {
-        valid_text(safe_str(key)): to_any_value(value, max_length) for key, value in properties.items()
+        cut_text(valid_text(safe_str(key)), max_length): to_any_value(value, max_length)
+        for key, value in properties.items()
     }
     attributes["code.file.path"] = record.pathname
     attributes["code.function.name"] = record.funcName
     attributes["code.line.number"] = record.lineno
-    _exception_attributes(record, attributes)
+    _exception_attributes(record, attributes, max_length)
     body = cut_text(valid_text(record_message(record)), max_length)
     if redactor is not None:
         body = redactor.text(body)
@@ -61,7 +66,7 @@ def to_otel_record(
             if key in attributes:
                 attributes[key] = redactor.text(str(attributes[key]))
     if record.stack_info:
-        attributes["code.stacktrace"] = record.stack_info
+        attributes["code.stacktrace"] = cut_text(valid_text(record.stack_info), max_length)
     attributes[RECORD_UID] = new_record_uid(record.created)
     context = set_span_in_context(NonRecordingSpan(span), Context()) if span is not None else None
     return LogRecord(

@@ -31,8 +31,11 @@ class CurrentPipelineProcessor(LogRecordProcessor):
         if pipeline is None:
             return
         record = log_record.log_record
-        attributes = {key: to_any_value(value) for key, value in EXECUTION.get().items()}
-        attributes.update(record.attributes or {})
+        # Held to the pipeline's limits like the records it translates itself.
+        limit = pipeline.settings.max_value_length or None
+        attributes = {key: to_any_value(value, limit) for key, value in EXECUTION.get().items()}
+        attributes.update((key, to_any_value(value, limit)) for key, value in (record.attributes or {}).items())
+        record.body = to_any_value(record.body, limit)
         if RECORD_UID not in attributes:
             attributes[RECORD_UID] = new_record_uid((record.timestamp or record.observed_timestamp or 0) / 1e9)
         record.attributes = attributes

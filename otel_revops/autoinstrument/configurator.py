@@ -31,7 +31,9 @@ from otel_revops.autoinstrument.exporter_names import (
     plan_logs,
 )
 from otel_revops.config import ConfigurationError, Settings
+from otel_revops.delivery import Destination
 from otel_revops.diagnostics import warn
+from otel_revops.exporters.from_settings import mongodb_destination, otlp_destination
 from otel_revops.pipeline import LoggingPipeline, configure_logging
 
 __all__ = ["LOGS_EXPORTER_GROUP", "RevOpsConfigurator", "configure_logs_from_environment"]
@@ -53,8 +55,10 @@ def _load_exporter(name: str, registered: Mapping[str, Any]) -> LogRecordExporte
     return exporter
 
 
-def _create_exporters(plan: LogsPlan, settings: Settings, registered: Mapping[str, Any]) -> list[LogRecordExporter]:
-    exporters: list[LogRecordExporter] = []
+def _create_exporters(
+    plan: LogsPlan, settings: Settings, registered: Mapping[str, Any]
+) -> list[LogRecordExporter | Destination]:
+    exporters: list[LogRecordExporter | Destination] = []
     try:
         if plan.mongodb:
             if not settings.mongodb_uri:
@@ -62,14 +66,9 @@ def _create_exporters(plan: LogsPlan, settings: Settings, registered: Mapping[st
                     f"{LOGS_EXPORTER_ENV} names mongodb but no MongoDB URI is set: "
                     "set OTEL_REVOPS_MONGODB_URI (or MONGODB_URI)"
                 )
-            from otel_revops.exporters.mongodb import MongoLogRecordExporter
-
-            exporters.append(MongoLogRecordExporter.from_settings(settings))
+            exporters.append(mongodb_destination(settings))
         if plan.otlp:
-            from otel_revops.exporters.otlp import create_otlp_exporter
-
-            protocol = plan.otlp_protocol or settings.otlp_protocol
-            exporters.append(create_otlp_exporter(settings.otlp_endpoint, protocol, settings.otlp_max_request_bytes))
+            exporters.append(otlp_destination(settings, plan.otlp_protocol))
         if plan.sdk_console:
             from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
 
@@ -78,7 +77,10 @@ def _create_exporters(plan: LogsPlan, settings: Settings, registered: Mapping[st
     except BaseException:
         for exporter in exporters:
             with suppress(Exception):
-                exporter.shutdown()  # type: ignore[no-untyped-call]
+                if isinstance(exporter, Destination):
+                    exporter.close(0)
+                else:
+                    exporter.shutdown()  # type: ignore[no-untyped-call]
         raise
     return exporters
 

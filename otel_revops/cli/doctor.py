@@ -23,7 +23,7 @@ from otel_revops.cli.errors import EXIT_FAILURE, EXIT_OK, CliError
 from otel_revops.cli.store import Store, describe_mongo_error, open_store, redact_uri
 from otel_revops.config import ConfigurationError, Settings
 from otel_revops.exporters.file import FileSettings
-from otel_revops.exporters.indexes import history_indexes, plan_index_changes
+from otel_revops.exporters.mongodb.indexes import history_indexes, plan_index_changes
 
 __all__ = [
     "EXPORTER_ENTRY_POINTS",

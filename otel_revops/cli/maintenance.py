@@ -22,7 +22,7 @@ from otel_revops.cli.query import (
 )
 from otel_revops.cli.render import format_time
 from otel_revops.cli.store import Store
-from otel_revops.exporters.indexes import apply_index_changes, history_indexes, plan_index_changes
+from otel_revops.exporters.mongodb.indexes import apply_index_changes, history_indexes, plan_index_changes
 
 __all__ = ["ensure_indexes_command", "prune_command"]
 

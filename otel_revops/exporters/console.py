@@ -7,6 +7,7 @@ by auto-instrumentation (entry point ``revops_console``).
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import sys
@@ -81,7 +82,11 @@ class ConsoleWriter:
         self.mode = mode
         self.glyphs = choose_glyphs(stream)
         self.palette: Palette = ANSI if use_colors(stream, colors) else PLAIN
-        self._lock = threading.Lock()
+        # Re-entrant, with a depth: a signal handler that logs while this thread is writing must neither
+        # wait for itself nor write into the middle of a line; its text is written after the current one.
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._pending: collections.deque[str] = collections.deque()
         self.redactor = redactor
         self.errors = 0
 
@@ -113,20 +118,34 @@ class ConsoleWriter:
     def write(self, text: str) -> None:
         """Write ``text``; encoding problems degrade to replacement characters, stream errors are counted."""
         with self._lock:
+            if self._depth:
+                self._pending.append(text)  # re-entered from a signal handler: after the current line
+                return
+            self._depth += 1
             try:
-                self.stream.write(text)
-            except UnicodeEncodeError:
-                encoding = getattr(self.stream, "encoding", None) or "ascii"
-                try:
-                    self.stream.write(text.encode(encoding, "replace").decode(encoding))
-                except Exception:  # noqa: BLE001
-                    self.errors += 1
-            except Exception:  # noqa: BLE001 - a closed or broken stream must not break the application
+                self._write(text)
+                while self._pending:
+                    self._write(self._pending.popleft())
+            finally:
+                self._depth -= 1
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(self.stream, "encoding", None) or "ascii"
+            try:
+                self.stream.write(text.encode(encoding, "replace").decode(encoding))
+            except Exception:  # noqa: BLE001
                 self.errors += 1
+        except Exception:  # noqa: BLE001 - a closed or broken stream must not break the application
+            self.errors += 1
 
     def flush(self) -> None:
         """Flush the stream, ignoring errors."""
         with self._lock:
+            if self._depth:
+                return
             try:
                 self.stream.flush()
             except Exception:  # noqa: BLE001

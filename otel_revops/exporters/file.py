@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import threading
@@ -28,6 +29,7 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
 from otel_revops.config import ConfigurationError, Settings
+from otel_revops.delivery import Attempt, Destination, Done, Outcome, Retry
 from otel_revops.diagnostics import warn
 
 __all__ = [
@@ -184,8 +186,9 @@ class RotatingLineFile:
                 os.close(fd)
 
 
-class FileLogRecordExporter(LogRecordExporter):
-    """Writes each batch as one OTLP/JSON line to a size-rotated file.
+class FileLogRecordExporter(Destination, LogRecordExporter):
+    """Writes each batch as one OTLP/JSON line to a size-rotated file (a delivery-layer destination, and
+    a plain ``LogRecordExporter`` for other processors).
 
     Arguments left ``None`` come from ``OTEL_REVOPS_FILE_PATH`` (required), ``OTEL_REVOPS_FILE_MAX_BYTES``
     (default 10 MiB) and ``OTEL_REVOPS_FILE_BACKUP_COUNT`` (default 5).
@@ -208,6 +211,8 @@ class FileLogRecordExporter(LogRecordExporter):
         self._counts = {"lines": 0, "records": 0, "failed": 0, "unencodable": 0}
         self._counts_lock = threading.Lock()
         self._shutdown = False
+        self.name = type(self).__name__
+        self.key = f"file-{hashlib.sha256(str(self._file.path.resolve()).encode()).hexdigest()[:12]}"
 
     @property
     def path(self) -> Path:
@@ -229,30 +234,47 @@ class FileLogRecordExporter(LogRecordExporter):
             line = encode_batch(good) if good else ""
             return line, len(good), len(batch) - len(good)
 
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        """Append the batch as one line; FAILURE after shutdown or when the file cannot be written."""
+    def write(self, records: Sequence[ReadableLogRecord], attempt: Attempt) -> Outcome:
+        """Append ``records`` as one line; a write that fails (a full disk) is retried later."""
         if self._shutdown:
-            return LogRecordExportResult.FAILURE
-        if not batch:
-            return LogRecordExportResult.SUCCESS
-        line, encoded, unencodable = self._encode(batch)
+            return Retry("the file exporter is shut down")
+        if not records:
+            return Done()
+        line, encoded, unencodable = self._encode(records)
         if unencodable:
             with self._counts_lock:
                 self._counts["unencodable"] += unencodable
             warn("file-encode", f"file exporter: {unencodable} record(s) could not be encoded as OTLP/JSON, skipped")
         if not line:
-            return LogRecordExportResult.FAILURE
+            return Done(refused=unencodable)
         try:
             self._file.write_line(line.encode("utf-8"))
         except OSError as error:
             with self._counts_lock:
                 self._counts["failed"] += encoded
             warn("file-write", f"file exporter: cannot write {self._file.path}: {error}")
-            return LogRecordExportResult.FAILURE
+            return Retry(f"cannot write {self._file.path}: {error}")
         with self._counts_lock:
             self._counts["lines"] += 1
             self._counts["records"] += encoded
-        return LogRecordExportResult.SUCCESS
+        return Done(refused=unencodable)
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        """Append the batch as one line; FAILURE after shutdown or when the file cannot be written."""
+        outcome = self.write(batch, Attempt("direct", "0", deadline=0.0))
+        return LogRecordExportResult.SUCCESS if isinstance(outcome, Done) else LogRecordExportResult.FAILURE
+
+    def flush(self, timeout_millis: int) -> bool:
+        """Sync the file to disk."""
+        return self.force_flush(timeout_millis)
+
+    def close(self, timeout_millis: int) -> None:
+        """Sync and close the file."""
+        self.shutdown()
+
+    def counts(self) -> dict[str, int]:
+        """The same counts as :meth:`stats`."""
+        return self.stats()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Sync the file to disk; False if that failed."""

@@ -1,16 +1,17 @@
-"""The stock OTLP log exporter, chosen by protocol (``grpc`` or ``http/protobuf``), kept under the
-receiver's request size limit.
+"""The stock OTLP log exporter, chosen by protocol (``grpc`` or ``http/protobuf``), as a destination of
+the delivery layer that knows the receiver's request size limit.
 
 A receiver refuses a request larger than its limit (the OpenTelemetry Collector: 4 MiB over gRPC by
 default, ``max_recv_msg_size_mib``; 20 MiB over HTTP, ``max_request_body_size``), and it would refuse
-the same batch on every retry. :class:`RequestSizeLimit` looks at a refused batch: when its request is
-over ``max_request_bytes`` it is sent again in parts under the limit, halved as often as needed, and
-from then on batches are measured before they are sent. A batch within the limit, or a single record
-over it, stays refused (and held for retry).
+the same batch on every retry. :class:`OtlpDestination` looks at a batch the exporter failed: when its
+request is over ``max_request_bytes`` the batch is refused, and the delivery layer sends it again in
+halves, down to a single record over the limit, which is counted as refused; from then on batches are
+measured before they are sent. A batch within the limit that fails is retried.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 
@@ -19,10 +20,10 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
 from otel_revops.config import OtlpProtocol
+from otel_revops.delivery import Attempt, Destination, Done, Outcome, Refused, Retry
 from otel_revops.diagnostics import warn
-from otel_revops.processor import spool_key
 
-__all__ = ["LOGS_PATH", "RequestSizeLimit", "create_otlp_exporter", "explicit_endpoint"]
+__all__ = ["LOGS_PATH", "OtlpDestination", "create_otlp_exporter", "explicit_endpoint"]
 
 #: The path an OTLP/HTTP receiver takes logs on, appended to a base URL.
 LOGS_PATH = "/v1/logs"
@@ -46,80 +47,76 @@ def explicit_endpoint(endpoint: str | None, env: Mapping[str, str] | None = None
     return endpoint
 
 
-def _parts(batch: Sequence[ReadableLogRecord], limit: int) -> list[Sequence[ReadableLogRecord]]:
-    """``batch`` cut in halves until each part's OTLP request (the protobuf both transports send) is
-    within ``limit``, or is one record."""
-    if len(batch) < 2 or encode_logs(batch).ByteSize() <= limit:
-        return [batch]
-    middle = len(batch) // 2
-    return _parts(batch[:middle], limit) + _parts(batch[middle:], limit)
+def _request_bytes(records: Sequence[ReadableLogRecord]) -> int:
+    """The size of the OTLP request (the protobuf both transports send) holding ``records``."""
+    return int(encode_logs(records).ByteSize())
 
 
-class RequestSizeLimit(LogRecordExporter):
-    """``exporter``, with a refused batch whose request is over ``max_request_bytes`` sent again in parts.
+class OtlpDestination(Destination, LogRecordExporter):
+    """``exporter`` (a stock OTLP exporter) writing to ``endpoint`` over ``protocol``, whose receiver
+    refuses requests over ``max_request_bytes``. ``split_batches`` counts the batches refused for their size.
 
-    A part refused in turn fails the whole batch, which is then held and retried whole: the parts
-    delivered before it are sent again (OTLP delivery is at least once). ``split_batches`` counts the
-    batches sent in parts.
+    Its own ``export``, for a processor that does not retry, sends the batch as it is.
     """
 
-    def __init__(self, exporter: LogRecordExporter, max_request_bytes: int) -> None:
+    def __init__(
+        self, exporter: LogRecordExporter, endpoint: str, protocol: OtlpProtocol, max_request_bytes: int
+    ) -> None:
         self.exporter = exporter
         self.max_request_bytes = max_request_bytes
+        self.name = type(exporter).__name__
+        self.key = f"otlp-{hashlib.sha256(f'{protocol}|{endpoint}'.encode()).hexdigest()[:12]}"
         self.split_batches = 0
+        self._measure = False
 
-    @property
-    def exporter_name(self) -> str:
-        """The wrapped exporter's class name (what :meth:`LoggingPipeline.stats` files its counts under)."""
-        return type(self.exporter).__name__
+    def write(self, records: Sequence[ReadableLogRecord], attempt: Attempt) -> Outcome:
+        """Send ``records``; a batch over the request limit is refused, to be sent in halves."""
+        if self._measure and _request_bytes(records) > self.max_request_bytes:
+            return self._too_large(records)
+        if self.exporter.export(records) is LogRecordExportResult.SUCCESS:
+            return Done()
+        if _request_bytes(records) > self.max_request_bytes:
+            self._measure = True
+            return self._too_large(records)
+        return Retry("the OTLP exporter could not send the batch")
 
-    @property
-    def spool_key(self) -> str:
-        """The wrapped exporter's destination: batches spooled for it replay into it."""
-        return spool_key(self.exporter)
+    def _too_large(self, records: Sequence[ReadableLogRecord]) -> Refused:
+        if len(records) > 1:
+            self.split_batches += 1
+            warn(
+                f"otlp-split-{id(self)}",
+                f"a batch of {len(records)} records is over {self.max_request_bytes} bytes, the OTLP receiver's "
+                "request limit (OTEL_REVOPS_OTLP_MAX_REQUEST_BYTES): sending it in parts",
+            )
+        return Refused(f"the request is over {self.max_request_bytes} bytes, the receiver's limit")
 
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        """Export ``batch``; if it is refused and its request is over the limit, export it in parts.
-        Once the receiver has refused a request for its size, batches are measured before they are sent."""
-        if self.split_batches and len(batch) > 1:
-            parts = _parts(batch, self.max_request_bytes)
-            if len(parts) > 1:
-                return self._export_parts(batch, parts)
-        result = self.exporter.export(batch)
-        if result is LogRecordExportResult.SUCCESS or len(batch) < 2:
-            return result
-        parts = _parts(batch, self.max_request_bytes)
-        return result if len(parts) == 1 else self._export_parts(batch, parts)
-
-    def _export_parts(
-        self, batch: Sequence[ReadableLogRecord], parts: list[Sequence[ReadableLogRecord]]
-    ) -> LogRecordExportResult:
-        self.split_batches += 1
-        warn(
-            f"otlp-split-{id(self)}",
-            f"a batch of {len(batch)} records is over {self.max_request_bytes} bytes, the OTLP receiver's "
-            f"request limit (OTEL_REVOPS_OTLP_MAX_REQUEST_BYTES): sending it in {len(parts)} parts",
-        )
-        for part in parts:
-            if self.exporter.export(part) is not LogRecordExportResult.SUCCESS:
-                return LogRecordExportResult.FAILURE
-        return LogRecordExportResult.SUCCESS
-
-    def stats(self) -> dict[str, int]:
-        """``split_batches``: the batches sent in parts."""
+    def counts(self) -> Mapping[str, int]:
+        """``split_batches``: the batches refused for their size (and sent in parts)."""
         return {"split_batches": self.split_batches}
 
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Flush the wrapped exporter."""
+    def flush(self, timeout_millis: int) -> bool:
+        """Flush the stock exporter."""
         return bool(self.exporter.force_flush(timeout_millis))
 
-    def shutdown(self) -> None:
-        """Shut the wrapped exporter down."""
+    def close(self, timeout_millis: int) -> None:
+        """Shut the stock exporter down (it interrupts its own retry wait)."""
         self.exporter.shutdown()  # type: ignore[no-untyped-call]
 
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        """Send ``batch`` through the stock exporter, as it is."""
+        return self.exporter.export(batch)
 
-def create_otlp_exporter(endpoint: str | None, protocol: OtlpProtocol, max_request_bytes: int) -> RequestSizeLimit:
-    """The OTLP exporter for ``protocol``, under :class:`RequestSizeLimit` (``max_request_bytes``: the
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Flush the stock exporter."""
+        return self.flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        """Shut the stock exporter down."""
+        self.close(0)
+
+
+def create_otlp_exporter(endpoint: str | None, protocol: OtlpProtocol, max_request_bytes: int) -> OtlpDestination:
+    """The OTLP exporter for ``protocol``, as an :class:`OtlpDestination` (``max_request_bytes``: the
     ``otlp_max_request_bytes`` setting).
 
     ``endpoint`` None (or the value of the standard variables) lets the exporter read the
@@ -127,6 +124,7 @@ def create_otlp_exporter(endpoint: str | None, protocol: OtlpProtocol, max_reque
     Any other endpoint is a base URL: HTTP gets ``/v1/logs`` appended unless it already ends so.
     Headers and the rest still come from the environment.
     """
+    where = endpoint or next((os.environ[name] for name in _ENDPOINT_ENVS if os.environ.get(name, "").strip()), "")
     endpoint = explicit_endpoint(endpoint)
     exporter: LogRecordExporter
     if protocol == "http/protobuf":
@@ -139,4 +137,4 @@ def create_otlp_exporter(endpoint: str | None, protocol: OtlpProtocol, max_reque
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcExporter
 
         exporter = GrpcExporter(endpoint=endpoint)
-    return RequestSizeLimit(exporter, max_request_bytes)
+    return OtlpDestination(exporter, where.strip(), protocol, max_request_bytes)

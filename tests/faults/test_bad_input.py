@@ -100,7 +100,8 @@ def test_bad_input_is_stored_once_and_safely(
         documents = {_metadata(d)["n"]: d for d in db.execution_logs.find({})}
         wrong = [name for name, check in STORED_AS.items() if not _stored_as(documents, kinds, name, check)]
         probes = console_probes(app.stderr(), console)
-        exporter = done["stats"]["exporters"]["MongoLogRecordExporter"]["exporter"]
+        delivery = done["stats"]["exporters"]["MongoLogRecordExporter"]
+        exporter = delivery["destination"]
         valid = db.job_executions.find_one({"_id": _object_id(VALID_EXECUTION)})
         figures.record(
             f"bad-input-{len(kinds)}-kinds (console {console})",
@@ -108,7 +109,7 @@ def test_bad_input_is_stored_once_and_safely(
             rss_growth_mb=None,
             without_execution=len(kinds) - len(expected),
             raised=len(done["raised"]),
-            refused_by_mongodb=exporter["bad_records"],
+            refused_by_mongodb=delivery["refused"],
             rejected_by_execution_document=exporter["embedded_rejected"],
             console_records=sum(probes.values()),
         )
@@ -124,7 +125,7 @@ def test_bad_input_is_stored_once_and_safely(
         assert wrong == []
         # Records with no execution are shown on the console but have no place in MongoDB.
         assert exporter["filtered"] == len(kinds) - len(expected)
-        assert (exporter["bad_records"], exporter["embedded_rejected"]) == (0, 0)
+        assert (delivery["refused"], exporter["embedded_rejected"]) == (0, 0)
         assert probes == {kind["n"]: 1 for kind in kinds}
         assert valid is not None
         assert valid["logCount"] == sum(1 for k in kinds if k["stored"] and k["execution_id"] == repr(VALID_EXECUTION))
@@ -170,7 +171,7 @@ def test_oversized_records_of_one_execution_do_not_cost_another_its_entry(
             app.kill()
         counted = tally(db, [range(20)])
         check = check_executions(db, [big, small])
-        exporter = done["stats"]["exporters"]["MongoLogRecordExporter"]["exporter"]
+        exporter = done["stats"]["exporters"]["MongoLogRecordExporter"]["destination"]
         figures.record(
             "oversized-records-20x1MB",
             **counted.row(),

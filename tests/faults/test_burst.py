@@ -54,7 +54,7 @@ def run_burst(variant: Burst, server: MongoServer, tmp_path: Path, figures: Figu
         arguments += ["--executions", ",".join(executions), "--count", str(variant.records)]
         arguments += ["--flush-timeout-ms", str(int(variant.finish_timeout * 1000))]
         if variant.queue_size is not None:
-            arguments += ["--max-queue-size", str(variant.queue_size), "--export-queue-size", str(variant.queue_size)]
+            arguments += ["--max-queue-size", str(variant.queue_size)]
         app = AppProcess("writer.py", arguments, stderr_path=tmp_path / "writer.stderr")
         try:
             done = app.finish(variant.finish_timeout + 60)

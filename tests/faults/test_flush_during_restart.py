@@ -33,7 +33,7 @@ def test_force_flush_outlasts_a_restart_within_its_timeout(
             "writer.py",
             ["--uri", fault_server.uri, "--database", "faults", "--spool-dir", str(tmp_path / "spool"),
              "--executions", ",".join(executions), "--count", str(RECORDS), "--export-delay-ms", "600000",
-             "--export-queue-size", "100000", "--retry-deadline-ms", "500",
+             "--max-queue-size", "100000", "--retry-deadline-ms", "500",
              "--flush-timeout-ms", str(FLUSH_TIMEOUT_MS), "--flush-on-stdin"],
             stderr_path=tmp_path / "writer.stderr",
             stdin=True,
@@ -42,7 +42,7 @@ def test_force_flush_outlasts_a_restart_within_its_timeout(
             app.wait_event("waiting", 60)
             fault_server.kill()
             app.send_line()
-            app.wait_for(lambda: "could not export" in app.stderr(), 60, "no failed attempt while the server was down")
+            app.wait_for(lambda: "did not take a batch" in app.stderr(), 60, "no failed attempt while the server was down")
             fault_server.restart()
             done = app.finish(FLUSH_TIMEOUT_MS / 1000 + 60)
         finally:

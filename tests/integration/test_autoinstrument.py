@@ -216,7 +216,7 @@ class TestBadSettings:
         assert BRIDGE not in report["handlers"]
         assert (
             f"{BAD_SETTING_MESSAGE}mongodb_embedded_limit (OTEL_REVOPS_MONGODB_EMBEDDED_LIMIT)='lots' is not valid: "
-            "expected an integer >= 1\n"
+            "expected an integer from 1 to 100000\n"
         ) in result.stderr
         # The application's own logging.basicConfig() console took over.
         assert "INFO:app.sync:Job execution started: 3 rows" in result.stderr

@@ -25,7 +25,7 @@ from pymongo.database import Database
 
 import otel_revops
 from otel_revops.config import ConfigurationError
-from otel_revops.exporters.documents import safe_key
+from otel_revops.exporters.mongodb.documents import safe_key
 from otel_revops.integrations.inngest import (
     REPLAY_SAFE_ENV,
     ExecutionContextMiddleware,

@@ -29,8 +29,8 @@ from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStart
 import otel_revops
 from otel_revops import configure_logging, execution_context, get_execution_logger
 from otel_revops.config import ConfigurationError
-from otel_revops.exporters.documents import record_documents
 from otel_revops.exporters.mongodb import MongoLogRecordExporter
+from otel_revops.exporters.mongodb.documents import record_documents
 from otel_revops.pipeline import LoggingPipeline
 from otel_revops.translate import to_otel_record
 from tests.support.mongo_server import MongoServer, free_port
@@ -81,6 +81,12 @@ def mongo_exporter(pipeline: LoggingPipeline) -> MongoLogRecordExporter:
         if isinstance(exporter, MongoLogRecordExporter):
             return exporter
     raise AssertionError("the pipeline has no MongoDB exporter")
+
+
+def stats(pipeline: LoggingPipeline) -> dict[str, Any]:
+    """The delivery counts of the pipeline's MongoDB destination."""
+    counts: dict[str, Any] = pipeline.stats()["exporters"]["MongoLogRecordExporter"]
+    return counts
 
 
 def flush(pipeline: LoggingPipeline, timeout_millis: int = 15_000) -> None:
@@ -186,7 +192,10 @@ class TestStoredDocuments:
         after = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(milliseconds=1)
 
         document = execution(mongo_db, execution_id)
-        assert set(document) == {"_id", "jobId", "status", "logs", "lastHeartbeat", "logCount"}
+        assert set(document) == {"_id", "jobId", "status", "logs", "lastHeartbeat", "logCount", "logBatches"}
+        # The one field beside the original's: per writer, the batches applied, so none is pushed twice.
+        ((writer, applied),) = document["logBatches"].items()
+        assert re.fullmatch("[0-9a-f]{16}", writer) and applied == ["1"]
         assert document["status"] == "running"
         assert document["logCount"] == 1
         (entry,) = document["logs"]
@@ -276,9 +285,7 @@ class TestStoredDocuments:
 
         assert [e["message"] for e in execution(mongo_db, execution_id)["logs"]] == ["from the context", "from extra"]
         assert mongo_db.execution_logs.count_documents({}) == 2
-        stats = mongo_exporter(pipeline).stats()
-        assert stats["filtered"] == 2
-        assert stats["exported"] == 2
+        assert mongo_exporter(pipeline).counts()["filtered"] == 2
 
     def test_heartbeat_advances(self, mongo_uri: str, mongo_db_name: str, mongo_db: Db) -> None:
         """Every batch moves lastHeartbeat forward."""
@@ -315,7 +322,7 @@ class TestStoredDocuments:
         assert document["logCount"] == 5000
         stored = [d["message"] for d in history(mongo_db, execution_id)]
         assert sorted(stored) == sorted(f"record {i}" for i in range(5000))
-        assert mongo_exporter(pipeline).stats()["exported"] == 5000
+        assert stats(pipeline)["exported"] == 5000
         # A graceful stop of a server holding this much takes over 10 s; its data is thrown away anyway.
         otel_revops.shutdown_logging()
         private_mongo_server.kill()
@@ -387,7 +394,7 @@ class TestStoredDocuments:
         assert re.search(r"truncated \d+ bytes", long_message["message"])
         assert after["message"] == "after them"
         assert len(history(mongo_db, execution_id)) == 3
-        assert mongo_exporter(pipeline).stats()["bad_records"] == 0
+        assert stats(pipeline)["refused"] == 0
 
     def test_one_oversized_record_does_not_fail_its_batch(
         self, mongo_uri: str, mongo_db_name: str, mongo_db: Db, capfd: pytest.CaptureFixture[str]
@@ -408,10 +415,10 @@ class TestStoredDocuments:
         expected = [f"small {i}" for i in range(10)]
         assert [e["message"] for e in execution(mongo_db, execution_id)["logs"]] == expected
         assert [d["message"] for d in history(mongo_db, execution_id)] == expected
-        stats = exporter.stats()
-        assert stats["bad_records"] == 1
-        assert stats["embedded_rejected"] == 1
-        assert stats["exported"] == 10
+        counts = stats(pipeline)
+        assert counts["refused"] == 1
+        assert counts["destination"]["embedded_rejected"] == 1
+        assert counts["exported"] == 10
         assert "MongoDB refused 1 log records" in capfd.readouterr().err
 
 
@@ -432,7 +439,7 @@ class TestRetries:
         assert len(stored) == 40
         assert len({d["_id"] for d in stored}) == 40
         assert sorted(d["message"] for d in stored) == sorted(f"record {i}" for i in range(40))
-        assert exporter.stats()["bad_records"] == 0
+        assert exporter.counts()["unmappable"] == 0
 
     def test_server_lost_before_the_execution_update(
         self, private_mongo_server: MongoServer, private_client: Client
@@ -459,14 +466,15 @@ class TestRetries:
         client: Client = MongoClient(
             server.uri, serverSelectionTimeoutMS=500, event_listeners=[KillBeforeFirstUpdate()]
         )
-        exporter = MongoLogRecordExporter(database="retry", client=client, retry_deadline_millis=30_000)
-        pipeline = configure_logging(console="none", exporters=[exporter], export_delay_ms=50)
+        exporter = MongoLogRecordExporter(database="retry", client=client)
+        pipeline = configure_logging(console="none", exporters=[exporter], export_delay_ms=50, retry_deadline_ms=30_000)
         try:
             for index in range(20):
                 get_execution_logger(JOB_ID, first if index % 2 else second).info("entry %d", index)
             wait_for(killed.is_set, timeout=15, message="the update was never attempted")
             server.restart()
             flush(pipeline, 30_000)
+            stats = pipeline.stats()["exporters"]["MongoLogRecordExporter"]
         finally:
             otel_revops.shutdown_logging()
             client.close()
@@ -477,11 +485,10 @@ class TestRetries:
             assert [e["message"] for e in document["logs"]] == expected
             assert document["logCount"] == 10
             assert len(history(db, execution_id)) == 10
-        stats = exporter.stats()
         assert stats["exported"] == 20
-        assert stats["retried"] > 0
+        assert stats["failed_attempts"] > 0
 
-    def test_outage_loses_nothing_within_the_pending_bound(
+    def test_outage_loses_nothing_within_the_memory_bound(
         self, private_mongo_server: MongoServer, private_client: Client, capfd: pytest.CaptureFixture[str]
     ) -> None:
         """Server killed mid-run: logging calls neither raise nor wait, and once the server is back every record
@@ -489,11 +496,12 @@ class TestRetries:
         server = private_mongo_server
         db = private_client["outage"]
         execution_id = create_execution(db)
-        exporter = MongoLogRecordExporter(
-            server.uri, "outage", retry_deadline_millis=300, server_selection_timeout_millis=300
+        exporter = MongoLogRecordExporter(server.uri, "outage", server_selection_timeout_millis=300)
+        # Holding in memory (no spool) is under test here; the spool has its own tests.
+        pipeline = configure_logging(
+            console="none", exporters=[exporter], export_delay_ms=50, spool=False, retry_deadline_ms=300
         )
-        # The exporter's own holding (no spool) is under test here; the spool has its own tests.
-        pipeline = configure_logging(console="none", exporters=[exporter], export_delay_ms=50, spool=False)
+        delivery = pipeline.processors[0]
         log = get_execution_logger(JOB_ID, execution_id)
         for index in range(20):
             log.info("before %d", index)
@@ -504,11 +512,10 @@ class TestRetries:
         for index in range(300):
             log.info("during %d", index)
         assert time.monotonic() - started < 2.0
-        wait_for(lambda: exporter.stats()["pending"] == 300, timeout=20, message="records held during the outage")
-        assert exporter.max_pending_records >= 300
+        wait_for(lambda: stats(pipeline)["held_in_memory"] == 300, timeout=20, message="records held in the outage")
 
         server.restart()
-        wait_for(lambda: exporter.stats()["pending"] == 0, timeout=30, message="held records delivered")
+        wait_for(lambda: stats(pipeline)["exported"] == 320, timeout=60, message="held records delivered")
         expected = [f"before {i}" for i in range(20)] + [f"during {i}" for i in range(300)]
         document = execution(db, execution_id)
         assert [e["message"] for e in document["logs"]] == expected
@@ -516,27 +523,25 @@ class TestRetries:
         stored = history(db, execution_id)
         assert sorted(d["message"] for d in stored) == sorted(expected)
         assert len({d["_id"] for d in stored}) == 320
-        stats = exporter.stats()
-        assert stats["dropped"] == 0
-        assert stats["exported"] == 320
+        assert stats(pipeline)["held_in_memory"] == 0
+        assert stats(pipeline)["replayed"] == 300
         assert pipeline.stats()["handler_errors"] == 0
+        assert delivery.stats()["dropped_queue_full"] == 0
         assert "MongoDB exporter cannot write to" in capfd.readouterr().err
 
-    def test_beyond_the_pending_bound_the_oldest_are_dropped_and_reported(
+    def test_beyond_the_memory_bound_records_are_dropped_counted_and_reported(
         self, private_mongo_server: MongoServer, private_client: Client, capfd: pytest.CaptureFixture[str]
     ) -> None:
-        """With max_pending_records=50, an outage of 80 records stores 50, counts 30 dropped and says so."""
+        """With max_queue_size=50 and no spool, an outage of 80 records keeps about 50 in memory: every record is
+        either stored once or counted as dropped, and the drops are reported."""
         server = private_mongo_server
         db = private_client["bound"]
         execution_id = create_execution(db)
-        exporter = MongoLogRecordExporter(
-            server.uri,
-            "bound",
-            retry_deadline_millis=200,
-            server_selection_timeout_millis=200,
-            max_pending_records=50,
+        exporter = MongoLogRecordExporter(server.uri, "bound", server_selection_timeout_millis=200)
+        pipeline = configure_logging(
+            console="none", exporters=[exporter], export_delay_ms=50, spool=False, max_queue_size=50,
+            export_batch_size=10,
         )
-        pipeline = configure_logging(console="none", exporters=[exporter], export_delay_ms=50, spool=False)
         log = get_execution_logger(JOB_ID, execution_id)
         log.info("connected")
         flush(pipeline)
@@ -544,39 +549,45 @@ class TestRetries:
         server.kill()
         for index in range(80):
             log.info("during %d", index)
-        wait_for(lambda: exporter.stats()["dropped"] == 30, timeout=20, message="oldest held records dropped")
-        assert exporter.stats()["pending"] == 50
+        wait_for(lambda: stats(pipeline)["dropped_queue_full"] >= 30, timeout=20, message="records dropped")
+        assert stats(pipeline)["queued"] + stats(pipeline)["held_in_memory"] <= 50
         server.restart()
         flush(pipeline, 30_000)
 
-        assert len(history(db, execution_id)) == 51
-        assert execution(db, execution_id)["logCount"] == 51
-        assert exporter.stats()["dropped"] == 30
-        assert re.search(r"dropped \d+ held records: more than max_pending_records=50", capfd.readouterr().err)
+        stored = [d["message"] for d in history(db, execution_id)]
+        dropped = stats(pipeline)["dropped_queue_full"]
+        assert len(stored) == len(set(stored))
+        assert set(stored) <= {"connected"} | {f"during {i}" for i in range(80)}
+        # At most one batch (10 records) was being written beyond the 50 held.
+        assert 30 <= dropped <= 40
+        assert len(stored) + dropped == 81
+        assert execution(db, execution_id)["logCount"] == len(stored)
+        assert re.search(r"(queue|memory) is full .*50 records.*: \d+ records dropped so far", capfd.readouterr().err)
 
-    def test_shutdown_interrupts_the_backoff(self, capfd: pytest.CaptureFixture[str]) -> None:
-        """shutdown() while a batch waits to be retried ends the wait (it does not sit out its 10 s deadline or
-        the 60 s retry deadline) and reports what it gave up."""
+    def test_shutdown_interrupts_the_backoff(
+        self, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """Used as a plain LogRecordExporter, export() retries within the retry deadline; shutdown() ends its
+        backoff wait at once (it does not sit out the 60 s deadline) and later exports fail."""
+        monkeypatch.setenv("OTEL_REVOPS_RETRY_DEADLINE_MS", "60000")
         exporter = MongoLogRecordExporter(
-            f"mongodb://127.0.0.1:{free_port()}/",
-            "nowhere",
-            retry_deadline_millis=60_000,
-            server_selection_timeout_millis=100,
+            f"mongodb://127.0.0.1:{free_port()}/", "nowhere", server_selection_timeout_millis=100
         )
         results: list[LogRecordExportResult] = []
         worker = threading.Thread(target=lambda: results.append(exporter.export(readable_records(str(ObjectId()), 3))))
         worker.start()
-        wait_for(lambda: exporter.stats()["retried"] >= 9, timeout=20, message="a few retries")
-
+        seen: list[str] = []
+        wait_for(
+            lambda: seen.append(capfd.readouterr().err) or "cannot write to" in "".join(seen),
+            timeout=20,
+            message="a failed attempt",
+        )
         started = time.monotonic()
         exporter.shutdown()
-        elapsed = time.monotonic() - started
-        worker.join(2)
-        assert elapsed < 5
+        worker.join(5)
+        assert time.monotonic() - started < 5
         assert not worker.is_alive()
-        assert results == [LogRecordExportResult.SUCCESS]
-        assert exporter.stats()["dropped"] == 3
-        assert "shut down with 3 records undelivered" in capfd.readouterr().err
+        assert results == [LogRecordExportResult.FAILURE]
         assert exporter.export(readable_records(str(ObjectId()), 1)) is LogRecordExportResult.FAILURE
         exporter.shutdown()
 
@@ -600,14 +611,14 @@ class TestRetries:
                 export_delay_ms=50,
                 exporters=[capture],
             )
-            exporter = mongo_exporter(pipeline)
+            mongo_exporter(pipeline)  # the pipeline made one
             log = get_execution_logger(JOB_ID, execution_id)
             log.info("connected")
             flush(pipeline)
             server.kill()
             for index in range(10):
                 log.info("during %d", index)
-            wait_for(lambda: exporter.stats()["retried"] >= 20, timeout=20, message="retries against a dead server")
+            wait_for(lambda: stats(pipeline)["failed_attempts"] >= 4, timeout=30, message="retries against a dead server")
             exporter_client = counter.client_ids("otel-revops")
             assert exporter_client, "pymongo logged nothing on the export thread"
             wait_for(lambda: counter.about(exporter_client, "pymongo_") >= 3, timeout=20, message="monitor records")
@@ -736,10 +747,10 @@ class TestConfiguration:
         """MONGODB_URI is used when OTEL_REVOPS_MONGODB_URI is unset; the database defaults to the URI's, else revops."""
         monkeypatch.setenv("MONGODB_URI", mongo_uri.rstrip("/") + "/crm?appname=mine")
         exporter = MongoLogRecordExporter()
-        assert exporter.uri == mongo_uri.rstrip("/") + "/crm?appname=mine"
-        assert exporter.database_name == "crm"
-        assert MongoLogRecordExporter(mongo_uri).database_name == "revops"
-        assert MongoLogRecordExporter(mongo_uri, "explicit").database_name == "explicit"
+        assert exporter.target.uri == mongo_uri.rstrip("/") + "/crm?appname=mine"
+        assert exporter.target.database == "crm"
+        assert MongoLogRecordExporter(mongo_uri).target.database == "revops"
+        assert MongoLogRecordExporter(mongo_uri, "explicit").target.database == "explicit"
 
     def test_bad_settings_name_their_variable(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A bad value or URI raises ConfigurationError naming the setting, never showing a password."""
@@ -752,15 +763,14 @@ class TestConfiguration:
         assert "s3cret" not in str(error.value)
         assert "alice:***@" in str(error.value)
 
-    def test_password_never_printed(self, capfd: pytest.CaptureFixture[str]) -> None:
+    def test_password_never_printed(self, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
         """Warnings about an unreachable server show the URI with its password masked."""
+        monkeypatch.setenv("OTEL_REVOPS_RETRY_DEADLINE_MS", "300")
         exporter = MongoLogRecordExporter(
-            f"mongodb://alice:s3cret@127.0.0.1:{free_port()}/app",
-            retry_deadline_millis=200,
-            server_selection_timeout_millis=100,
+            f"mongodb://alice:s3cret@127.0.0.1:{free_port()}/app", server_selection_timeout_millis=100
         )
         try:
-            assert exporter.export(readable_records(str(ObjectId()), 1)) is LogRecordExportResult.SUCCESS
+            assert exporter.export(readable_records(str(ObjectId()), 1)) is LogRecordExportResult.FAILURE
         finally:
             exporter.shutdown()
         err = capfd.readouterr().err
@@ -774,7 +784,6 @@ class TestConfiguration:
         exporter.shutdown()
         exporter.shutdown()
         assert exporter.export(readable_records(str(ObjectId()), 1)) is LogRecordExportResult.FAILURE
-        assert exporter.stats()["exported"] == 2
 
 
 class TestExit:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_revops.exporters.indexes import history_indexes, plan_index_changes
+from otel_revops.exporters.mongodb.indexes import history_indexes, plan_index_changes
 
 DAY = 86_400
 

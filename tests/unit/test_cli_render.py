@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanContext, TraceFlags
 from otel_revops.cli.render import format_time, record_view, render_record
 from otel_revops.config import ConsoleMode
 from otel_revops.exporters.console import ConsoleWriter
-from otel_revops.exporters.documents import record_documents
+from otel_revops.exporters.mongodb.documents import record_documents
 from otel_revops.records import record_properties
 from otel_revops.translate import to_otel_record
 

@@ -60,7 +60,7 @@ class TestErrors:
             ({"OTEL_REVOPS_LOG_LEVEL": "loud"}, r"log_level \(OTEL_REVOPS_LOG_LEVEL\)='loud' is not valid: expected debug, info"),
             ({"OTEL_REVOPS_LOG_LEVELS": "inngest"}, r"log_levels \(OTEL_REVOPS_LOG_LEVELS\)='inngest' is not valid: expected comma-separated"),
             ({"OTEL_REVOPS_LOG_LEVELS": "a=nope"}, r"log_levels\[a\] \(OTEL_REVOPS_LOG_LEVELS\)='nope'"),
-            ({"OTEL_REVOPS_MONGODB_EMBEDDED_LIMIT": "0"}, r"mongodb_embedded_limit \(OTEL_REVOPS_MONGODB_EMBEDDED_LIMIT\)='0' is not valid: expected an integer >= 1"),
+            ({"OTEL_REVOPS_MONGODB_EMBEDDED_LIMIT": "0"}, r"mongodb_embedded_limit \(OTEL_REVOPS_MONGODB_EMBEDDED_LIMIT\)='0' is not valid: expected an integer from 1 to 100000"),
             ({"OTEL_REVOPS_MONGODB_UPSERT": "maybe"}, r"OTEL_REVOPS_MONGODB_UPSERT\)='maybe' is not valid: expected true or false"),
             ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, r"otlp_protocol \(OTEL_EXPORTER_OTLP_PROTOCOL\)='http/json'"),
         ],

@@ -19,7 +19,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, TraceFlags
 
 from otel_revops.attributes import RECORD_UID
-from otel_revops.exporters.documents import (
+from otel_revops.exporters.mongodb.documents import (
     Sanitizer,
     execution_key,
     level_name,

@@ -194,7 +194,7 @@ class TestNoFeedbackAndNoSilentLoss:
 
         exporter = Stuck()
         pipeline = otel_revops.configure_logging(
-            console="none", exporters=[exporter], export_queue_size=10, export_batch_size=5, max_queue_size=10,
+            console="none", exporters=[exporter], export_batch_size=5, max_queue_size=10,
             enqueue_timeout_ms=0, spool=False,
         )
         for n in range(200):

@@ -70,8 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--retry-deadline-ms", type=int, default=None)
     parser.add_argument("--export-delay-ms", type=int, default=None)
-    parser.add_argument("--max-queue-size", type=int, default=None, help="the forwarder's queue")
-    parser.add_argument("--export-queue-size", type=int, default=None, help="the processor's queue")
+    parser.add_argument("--max-queue-size", type=int, default=None, help="records held in memory at each stage")
     parser.add_argument("--padding", type=int, default=0, help="characters of filler per property")
     parser.add_argument("--wide", type=int, default=1, help="filler properties per record (with --padding)")
     return parser.parse_args(argv)
@@ -85,10 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         mongodb_database=args.database,
         console="none",
         spool_dir=args.spool_dir,
-        mongodb_retry_deadline_ms=args.retry_deadline_ms,
+        retry_deadline_ms=args.retry_deadline_ms,
         export_delay_ms=args.export_delay_ms,
         max_queue_size=args.max_queue_size,
-        export_queue_size=args.export_queue_size,
         shutdown_timeout_ms=args.shutdown_timeout_ms,
     )
     executions = args.executions.split(",")

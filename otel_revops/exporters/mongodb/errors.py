@@ -1,18 +1,16 @@
-"""When to retry a MongoDB write, and how long to wait first.
+"""Which MongoDB errors may go away by themselves: the writer answers those with a retry.
 
-:func:`is_transient` says whether an error may go away by itself (the server is unreachable, stepping
-down, shutting down, or a write timed out); :func:`backoff_delay` is exponential backoff with full
-jitter, so that many processes retrying against one recovering server do not retry in step.
+:func:`is_transient` covers an unreachable server, a step-down or shutdown, a timed-out or interrupted
+operation and the driver's retryable error labels; anything else is the data's fault, not the server's.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
-
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-__all__ = ["TRANSIENT_CODES", "backoff_delay", "is_transient", "is_transient_code"]
+from otel_revops.redaction import mask_url_credentials
+
+__all__ = ["DUPLICATE_KEY", "TRANSIENT_CODES", "describe", "is_transient", "is_transient_code"]
 
 #: Server error codes that mean "try again later": network and host errors, shutdown and step-down,
 #: time limits, write conflicts (MongoDB's own retryable-write list plus time limits).
@@ -37,6 +35,8 @@ TRANSIENT_CODES: frozenset[int] = frozenset(
     }
 )
 _RETRYABLE_LABELS = ("RetryableWriteError", "TransientTransactionError")
+#: The server's duplicate-key error code.
+DUPLICATE_KEY = 11000
 
 
 def is_transient_code(code: object) -> bool:
@@ -58,13 +58,9 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, OperationFailure) and is_transient_code(error.code)
 
 
-def backoff_delay(
-    attempt: int,
-    *,
-    base_seconds: float = 0.05,
-    cap_seconds: float = 2.0,
-    rng: Callable[[], float] = random.random,
-) -> float:
-    """Seconds to wait before retry number ``attempt`` (0 first): uniform in ``[0, min(cap, base × 2^attempt)]``."""
-    ceiling = min(cap_seconds, base_seconds * (1 << min(attempt, 32)))
-    return ceiling * rng()
+def describe(error: BaseException | object) -> str:
+    """A short description of ``error`` (or a server's error message) for a warning, any URI password masked."""
+    if isinstance(error, BaseException):
+        text = mask_url_credentials(str(error)).split(", Topology Description:", 1)[0]
+        return f"{type(error).__name__}: {text[:300]}"
+    return mask_url_credentials(str(error))[:300]

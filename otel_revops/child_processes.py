@@ -1,0 +1,49 @@
+"""Delivering what ``multiprocessing`` children logged, however they leave.
+
+A child leaves through ``os._exit``, which skips ``atexit``: it runs the finalizers registered in it,
+so the pipeline's shutdown is registered there — in every child forked from a process with a
+pipeline, and in a child (spawn, forkserver) that sets one up itself. ``Pool.__exit__`` and
+``Pool.terminate()`` end workers with SIGTERM, which skips even those: a child whose SIGTERM is
+still the default therefore gets a handler that shuts the pipeline down (within its deadline) and
+then dies of the signal as before.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.util as mp_util
+import os
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+__all__ = ["arm_child_processes"]
+
+Shutdown = Callable[[], Any]
+
+
+def arm_child_processes(owner: object, shutdown: Shutdown) -> None:
+    """Run ``shutdown`` when a ``multiprocessing`` child leaves: children forked from now on, and this
+    process if it is one. ``owner`` (the pipeline) keeps the registration alive."""
+    mp_util.register_after_fork(owner, lambda _owner: _arm(shutdown))
+    if multiprocessing.parent_process() is not None:
+        _arm(shutdown)
+
+
+def _arm(shutdown: Shutdown) -> None:
+    mp_util.Finalize(None, shutdown, exitpriority=100)
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # the application handles SIGTERM itself
+
+    def on_terminate(signum: int, frame: FrameType | None) -> None:
+        try:
+            shutdown()
+        finally:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, on_terminate)
