@@ -557,7 +557,7 @@ class ExportProcessor(LogRecordProcessor):
             # had written in part, is then recognised by the destination.
             batches = list(self._backlog)
             inflight = self._inflight
-            if inflight is not None and inflight not in batches:
+            if inflight is not None and all(batch is not inflight for batch in batches):
                 batches.insert(0, inflight)  # at least once: the attempt may still succeed
             self._backlog.clear()
             self._backlog_records = 0

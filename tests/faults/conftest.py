@@ -45,6 +45,17 @@ def fault_server() -> Iterator[MongoServer]:
         server.stop()
 
 
+@pytest.fixture
+def fault_replica_set() -> Iterator[MongoServer]:
+    """A one-node replica set (sessions, retryable writes) for this case alone, killed afterwards."""
+    server = MongoServer(replica_set=True).start()
+    try:
+        yield server
+    finally:
+        server.kill()
+        server.stop()
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"

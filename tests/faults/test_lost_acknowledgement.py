@@ -176,13 +176,17 @@ class AckDroppingProxy:
 
 
 def _write_through_proxy(
-    server: MongoServer, tmp_path: Path, executions: list[str], apply_first: int | None = None
+    server: MongoServer,
+    tmp_path: Path,
+    executions: list[str],
+    apply_first: int | None = None,
+    options: str = "directConnection=true",
 ) -> tuple[dict[str, Any], AckDroppingProxy]:
     """Run the writer app against ``server`` through an :class:`AckDroppingProxy`: its ``done`` line, and the proxy."""
     with AckDroppingProxy(server.port, "job_executions", apply_first) as proxy:
         app = AppProcess(
             "writer.py",
-            ["--uri", f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true", "--database", "faults",
+            ["--uri", f"mongodb://127.0.0.1:{proxy.port}/?{options}", "--database", "faults",
              "--spool-dir", str(tmp_path / "spool"), "--executions", ",".join(executions),
              "--count", str(RECORDS), "--export-delay-ms", "60000"],
             stderr_path=tmp_path / "writer.stderr",
@@ -249,5 +253,24 @@ def test_entries_not_applied_are_pushed_once_when_the_answer_is_lost(
         assert proxy.statements == (4, 2)
         notes = _check_once_each(db, executions, done)
         figures.record("execution-update-half-applied-answer-lost", rss_growth_mb=None, answer_dropped=True, **notes)
+    finally:
+        close_quietly(client)
+
+
+def test_on_a_replica_set_retryable_writes_push_each_entry_once(
+    fault_replica_set: MongoServer, tmp_path: Path, figures: FigureRecorder
+) -> None:
+    """The same lost answer on a replica set, where the driver retries the write itself (retryable writes):
+    each execution's logCount and logs still hold every record once."""
+    client = connect(fault_replica_set.uri)
+    db = client["faults"]
+    try:
+        executions = create_executions(db, 4)
+        done, proxy = _write_through_proxy(
+            fault_replica_set, tmp_path, executions, options="replicaSet=secantus&directConnection=true"
+        )
+        assert proxy.dropped.is_set(), "the proxy never saw the execution updates"
+        notes = _check_once_each(db, executions, done)
+        figures.record("execution-update-answer-lost-replica-set", rss_growth_mb=None, answer_dropped=True, **notes)
     finally:
         close_quietly(client)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DAEMON_NAME",
+    "REPLICA_SET_NAME",
     "WORKDIR_PREFIX",
     "MongoServer",
     "daemon_command_line",
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 DAEMON_NAME = "secantusd-py"
+#: The name a SecantusDB daemon started without ``--standalone`` gives its one-node replica set.
+REPLICA_SET_NAME = "secantus"
 WORKDIR_PREFIX = "otel-revops-mongo-"
 _LOG_FILE = "secantusd.log"
 _CONFIG_FILE = "secantusd.toml"
@@ -179,13 +182,15 @@ class MongoServer:
         workdir: Path | None = None,
         sync_on_commit: bool = True,
         detach: bool = False,
+        replica_set: bool = False,
         startup_timeout: float = 20.0,
         stop_timeout: float = 10.0,
     ) -> None:
         """Describe a server; nothing runs until ``start()``.
 
         ``port``: fixed port, or ``None`` to pick a free one at the first start. ``detach``: start the daemon
-        in its own session so it outlives this process (the caller then stops it by PID).
+        in its own session so it outlives this process (the caller then stops it by PID). ``replica_set``:
+        present the server as the one-node replica set ``secantus`` (change streams work), not standalone.
         """
         self._requested_port = port
         self._port: int | None = port
@@ -193,6 +198,7 @@ class MongoServer:
         self._owns_workdir = workdir is None
         self._sync_on_commit = sync_on_commit
         self._detach = detach
+        self._replica_set = replica_set
         self._startup_timeout = startup_timeout
         self._stop_timeout = stop_timeout
         self._process: subprocess.Popen[bytes] | None = None
@@ -206,7 +212,10 @@ class MongoServer:
 
     @property
     def uri(self) -> str:
-        """The connection string, ``mongodb://127.0.0.1:PORT/``."""
+        """The connection string, ``mongodb://127.0.0.1:PORT/`` (with ``?replicaSet=secantus&directConnection=true``
+        for a replica set)."""
+        if self._replica_set:
+            return f"mongodb://127.0.0.1:{self.port}/?replicaSet={REPLICA_SET_NAME}&directConnection=true"
         return f"mongodb://127.0.0.1:{self.port}/"
 
     @property
@@ -309,10 +318,11 @@ class MongoServer:
             str(self.port),
             "--storage-path",
             str(self.workdir / _DATA_DIR),
-            "--standalone",
             "--log-level",
             "WARNING",
         ]
+        if not self._replica_set:
+            command.append("--standalone")
         if self._sync_on_commit:
             command.append("--sync-on-commit")
         return command

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pymongo
+from bson.errors import BSONError
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from pymongo import MongoClient
@@ -145,11 +146,9 @@ class MongoLogRecordExporter(Destination, LogRecordExporter):
                     database = self._connection.database()
                     self._ensure_indexes(database)
                     outcome = self._writer.write(database, progress, attempt.writer, attempt.batch)
-            except ConnectionError as error:  # shut down
-                outcome = Retry(str(error), progress)
-            except Exception as error:
-                if not is_transient(error):
-                    raise
+            except BSONError:
+                raise  # a record that cannot be encoded: the delivery layer isolates it
+            except Exception as error:  # noqa: BLE001 - the server or the client: the batch waits for one that takes it
                 outcome = Retry(describe(error), progress)
         self._note(outcome)
         return outcome

@@ -20,10 +20,11 @@ documents (counted as ``unmatched``; without ``upsert`` the application creates 
 document that refuses an update (e.g. it would pass 16 MB) gets its entries in halves, each under a
 batch name of its own, down to the entry it refuses, which is counted and stays in the history.
 
-An error that may go away (:func:`~otel_revops.exporters.mongodb.errors.is_transient`) answers
-:class:`~otel_revops.delivery.Retry` with the progress so far; a history insert the driver refuses
-as a whole (a document it cannot encode) answers :class:`~otel_revops.delivery.Refused`, so the
-delivery layer isolates the record.
+A history insert the driver refuses as a whole (a document it cannot encode or send) answers
+:class:`~otel_revops.delivery.Refused`, so the delivery layer isolates the record; any other error
+ends the attempt, and the exporter answers :class:`~otel_revops.delivery.Retry` with the progress so
+far (an unreachable server, a step-down, but also bad credentials: the records wait, in the spool,
+for a server that takes them).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from bson.errors import BSONError
 from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, WriteError
 
 from otel_revops.delivery import Done, Outcome, Refused, Retry
 from otel_revops.exporters.mongodb.connection import MongoTarget
@@ -94,10 +96,8 @@ class ExecutionLogWriter:
             self._update_executions(database[self.target.executions_collection], progress, writer, batch)
         except _WholeBatchRefusedError as refused:
             return Refused(str(refused))
-        except Exception as error:
-            if isinstance(error, _TransientError) or is_transient(error):
-                return Retry(describe(error.__cause__ or error), progress)
-            raise
+        except _TransientError as error:
+            return Retry(describe(error.__cause__ or error), progress)
         return Done(refused=progress.refused)
 
     # -- the history ---------------------------------------------------------------------------
@@ -118,9 +118,7 @@ class ExecutionLogWriter:
                     "the rest of the batch is stored",
                 )
             return len(refused)
-        except Exception as error:
-            if is_transient(error):
-                raise
+        except BSONError as error:
             # A document the driver cannot send (too large, not encodable): the delivery layer isolates it.
             raise _WholeBatchRefusedError(describe(error)) from error
         return 0
@@ -157,9 +155,7 @@ class ExecutionLogWriter:
             if retry:
                 raise _TransientError("transient update errors") from error
             return
-        except Exception as error:
-            if is_transient(error):
-                raise
+        except BSONError:
             # Refused before or after part of the bulk was sent (an update too large to send): the
             # documents tell which were applied; the others are pushed one execution at a time.
             self._settle(collection, progress, keys, writer, batch, retry=False)
@@ -247,7 +243,7 @@ class ExecutionLogWriter:
             result = collection.update_one(
                 _unapplied(key, writer, batch), self._update(items, now, writer, batch), upsert=self.target.upsert
             )
-        except Exception as error:
+        except (WriteError, BSONError) as error:
             if is_transient(error) or getattr(error, "code", None) == DUPLICATE_KEY:
                 raise _TransientError(describe(error)) from error
             if len(items) == 1:
