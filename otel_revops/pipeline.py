@@ -58,10 +58,6 @@ class LoggingPipeline:
         self.resource = Resource.create({SERVICE_NAME: settings.service_name})
         self.logger_provider = LoggerProvider(resource=self.resource, shutdown_on_exit=False)
         self.processors: list[LogRecordProcessor] = []
-        for exporter in [*_exporters_from_settings(settings), *exporters]:
-            self.add_exporter(exporter)
-        for processor in processors:
-            self.add_processor(processor)
         redactor = Redactor(settings.redact_keys, settings.redact_patterns) if settings.redact else None
         console = (
             ConsoleWriter(settings.console_stream or _stderr(), settings.console, settings.console_colors, redactor)
@@ -77,9 +73,12 @@ class LoggingPipeline:
             redactor=redactor,
             max_value_length=settings.max_value_length or None,
         )
-        self.handler = BridgeHandler(
-            console=console, forwarder=self.forwarder if self.processors else None, redactor=redactor
-        )
+        # Records are forwarded once there is somewhere to send them (add_processor connects the forwarder).
+        self.handler = BridgeHandler(console=console, redactor=redactor)
+        for exporter in [*_exporters_from_settings(settings), *exporters]:
+            self.add_exporter(exporter)
+        for processor in processors:
+            self.add_processor(processor)
         self._saved_levels: dict[str, int] = {}
         self._closed = False
         arm_child_processes(self, _shutdown_current)
@@ -118,9 +117,7 @@ class LoggingPipeline:
         """Register any OTel ``LogRecordProcessor`` on this pipeline's provider."""
         self.logger_provider.add_log_record_processor(processor)
         self.processors.append(processor)
-        handler = getattr(self, "handler", None)
-        if handler is not None and handler.forwarder is None:
-            handler.forwarder = self.forwarder
+        self.handler.forwarder = self.forwarder
 
     def install(self, replacing: LoggingPipeline | None = None) -> None:
         """Attach the handler to the root logger and set levels.
