@@ -264,13 +264,14 @@ class ExportProcessor(LogRecordProcessor):
         return []
 
     def _attempt(self, batch: _Batch, writer: str | None = None) -> Outcome:
-        """One write of ``batch`` (formed by ``writer``, by default this processor); a destination that
-        raises is read as refusing it."""
+        """One write of ``batch`` (formed by ``writer``, by default this processor; a batch from another
+        writer is replayed from the spool, whose claimed file keeps it); a destination that raises is
+        read as refusing it."""
         now = self._attempt_started = time.monotonic()
         deadline = now + _ATTEMPT_SECONDS
         if self._flush_deadline is not None:
             deadline = min(deadline, max(now, self._flush_deadline))
-        self._inflight = batch
+        self._inflight = batch if writer is None else None
         try:
             outcome = self.destination.write(
                 batch.records, Attempt(writer or self._writer, batch.batch, deadline, batch.progress)
@@ -407,8 +408,9 @@ class ExportProcessor(LogRecordProcessor):
 
     def _replay(self, *, force: bool) -> None:
         """Deliver held batches oldest first until one is not taken (then back off) or none is left.
-        ``force`` ignores the backoff (a flush asked for it)."""
-        if self.spool is not None and time.monotonic() - self._last_scan > _RESCAN_SECONDS:
+        ``force`` ignores the backoff and looks at the spool again (a flush asked for it: a pipeline
+        replaced meanwhile may have spooled what it could not deliver)."""
+        if self.spool is not None and (force or time.monotonic() - self._last_scan > _RESCAN_SECONDS):
             with self._state_lock:
                 self._spooled = len(self.spool.pending_files())  # other processes' leftovers
             self._last_scan = time.monotonic()
@@ -438,7 +440,7 @@ class ExportProcessor(LogRecordProcessor):
                 self._spooled = len(self.spool.pending_files())  # written since the claim looked
             return False
         batch = _Batch(claimed.records, claimed.batch)
-        outcome = self._attempt(batch, claimed.writer)
+        outcome = self._attempt(batch, claimed.writer)  # not salvaged at shutdown: the claimed file holds it
         if isinstance(outcome, Retry):
             self.spool.release(claimed, delivered=False)
             return False
