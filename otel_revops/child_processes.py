@@ -5,7 +5,8 @@ so the pipeline's shutdown is registered there — in every child forked from a 
 pipeline, and in a child (spawn, forkserver) that sets one up itself. ``Pool.__exit__`` and
 ``Pool.terminate()`` end workers with SIGTERM, which skips even those: a child whose SIGTERM is
 still the default therefore gets a handler that shuts the pipeline down (within its deadline) and
-then dies of the signal as before.
+then dies of the signal as before; one that arrives while the child is already shutting down waits
+for that shutdown to end.
 """
 
 from __future__ import annotations
@@ -33,17 +34,46 @@ def arm_child_processes(owner: object, shutdown: Shutdown) -> None:
 
 
 def _arm(shutdown: Shutdown) -> None:
-    mp_util.Finalize(None, shutdown, exitpriority=100)
+    leaving = _Leaving(shutdown)
+    mp_util.Finalize(None, leaving.shut_down, exitpriority=100)
     if threading.current_thread() is not threading.main_thread():
         return
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return  # the application handles SIGTERM itself
+    signal.signal(signal.SIGTERM, leaving.on_terminate)
 
-    def on_terminate(signum: int, frame: FrameType | None) -> None:
+
+class _Leaving:
+    """One child's way out: the shutdown, run once, and SIGTERM deferred while it runs.
+
+    ``Pool.__exit__`` sends SIGTERM to workers that may already be leaving (their finalizer is
+    delivering what they logged): the signal then waits for that shutdown to end instead of cutting it.
+    """
+
+    def __init__(self, shutdown: Shutdown) -> None:
+        self._shutdown = shutdown
+        self._running = False
+        self._pending: int | None = None
+
+    def shut_down(self) -> None:
+        self._running = True
         try:
-            shutdown()
+            self._shutdown()
         finally:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+            self._running = False
+            if self._pending is not None:
+                _die_of(self._pending)
 
-    signal.signal(signal.SIGTERM, on_terminate)
+    def on_terminate(self, signum: int, frame: FrameType | None) -> None:
+        if self._running:
+            self._pending = signum
+            return
+        try:
+            self.shut_down()
+        finally:
+            _die_of(signum)
+
+
+def _die_of(signum: int) -> None:
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)

@@ -67,3 +67,41 @@ def test_fork_pool_workers_records_are_stored_once(
         assert spool_files(spool) == []
     finally:
         close_quietly(client)
+
+
+@pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])
+def test_pool_left_by_its_with_block_delivers_every_record(
+    start_method: str, fault_server: MongoServer, tmp_path: Path, figures: FigureRecorder
+) -> None:
+    """``with Pool(4) as pool: pool.map(...)`` terminates the workers: their 400 records are stored all the same."""
+    client = connect(fault_server.uri)
+    db = client["faults"]
+    try:
+        executions = create_executions(db, 4)
+        spool = tmp_path / "spool"
+        app = AppProcess(
+            "pool_writer.py",
+            ["--uri", fault_server.uri, "--database", "faults", "--spool-dir", str(spool),
+             "--executions", ",".join(executions), "--parent-records", "1", "--workers", "4",
+             "--tasks", "4", "--records-per-task", "100", "--start-method", start_method, "--leave", "with"],
+            stderr_path=tmp_path / "pool.stderr",
+        )  # fmt: skip
+        try:
+            done = app.finish(240)
+        finally:
+            app.kill()
+        counted = tally(db, [range(401)])
+        check = check_executions(db, executions)
+        figures.record(
+            f"pool-with-block-{start_method}",
+            **counted.row(),
+            rss_growth_mb=None,
+            worker_pids=len(done["worker_pids"]),
+            spooled_left=len(spool_files(spool)),
+        )
+        assert done["flushed"], done["stats"]
+        assert (counted.lost, counted.duplicated, counted.unexpected) == (0, 0, 0), counted.missing[:20]
+        assert check.mismatched == {}, "logCount differs from the stored records"
+        assert spool_files(spool) == []
+    finally:
+        close_quietly(client)

@@ -1,8 +1,10 @@
-"""An application that fans work out to a ``multiprocessing`` pool started with fork.
+"""An application that fans work out to a ``multiprocessing`` pool (fork, forkserver or spawn).
 
-The parent configures otel-revops (MongoDB, spool, no console) and logs before forking, so its
-exporter already holds a connection; each task logs numbered records into an execution from a pool
-worker. The pool is closed and joined (workers leave through ``os._exit``), then the parent flushes
+The parent configures otel-revops (MongoDB, spool, no console) and logs before starting the pool, so
+its exporter already holds a connection; spawned and forkserver workers configure their own in the
+pool's initializer. Each task logs numbered records into an execution from a pool worker. The pool
+is closed and joined (workers leave through ``os._exit``) or left by its with-block (which
+terminates them with SIGTERM, their records still queued), then the parent flushes
 and prints one JSON ``done`` line with the workers' pids and its peak RSS before and after.
 """
 
@@ -40,6 +42,11 @@ def log_task(task: tuple[str, str, int, int]) -> int:
     return os.getpid()
 
 
+def configure_worker(uri: str, database: str, spool_dir: str) -> None:
+    """The pool initializer of spawn and forkserver workers, which start without the parent's pipeline."""
+    otel_revops.configure_logging(mongodb_uri=uri, mongodb_database=database, console="none", spool_dir=spool_dir)
+
+
 def main() -> int:
     """Configure, log in the parent, fan out, close and join the pool, flush, report."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -52,6 +59,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=8)
     parser.add_argument("--records-per-task", type=int, default=250)
+    parser.add_argument("--start-method", choices=["fork", "forkserver", "spawn"], default="fork")
+    parser.add_argument(
+        "--leave", choices=["join", "with"], default="join",
+        help="close() and join() the pool, or leave its with-block (which terminates the workers)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     pipeline = otel_revops.configure_logging(
@@ -68,10 +80,18 @@ def main() -> int:
          args.records_per_task)
         for index in range(args.tasks)
     ]
-    pool = multiprocessing.get_context("fork").Pool(args.workers)
-    pids = pool.map(log_task, tasks, chunksize=1)
-    pool.close()
-    pool.join()
+    context = multiprocessing.get_context(args.start_method)
+    # Forked workers inherit the parent's pipeline; spawned ones set up their own.
+    initializer = None if args.start_method == "fork" else configure_worker
+    initargs = (args.uri, args.database, args.spool_dir)
+    if args.leave == "with":
+        with context.Pool(args.workers, initializer, initargs) as pool:
+            pids = pool.map(log_task, tasks, chunksize=1)
+    else:
+        pool = context.Pool(args.workers, initializer, initargs)
+        pids = pool.map(log_task, tasks, chunksize=1)
+        pool.close()
+        pool.join()
     flushed = pipeline.force_flush(120_000)
     stats = pipeline.stats()
     otel_revops.shutdown_logging()
