@@ -1,0 +1,65 @@
+"""An application whose signal handler logs, the way "SIGTERM received, shutting down" handlers do.
+
+Configures otel-revops (pretty console on stderr, MongoDB), installs a SIGUSR1 handler that logs one
+numbered record and then acknowledges it on stdout (one ``signal`` JSON line, written with
+``os.write``: the handler may interrupt a write of the main thread), and logs numbered records from
+the main thread until a line arrives on stdin. Then it flushes and prints one JSON ``done`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+import otel_revops
+
+log = logging.getLogger("faults.signal")
+SIGNAL_BASE = 10_000_000
+
+
+def main() -> int:
+    """Configure, log from the main thread while signals arrive, stop on stdin, flush, report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--uri", required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--execution", required=True)
+    parser.add_argument("--job-id", default="fault-job")
+    args = parser.parse_args()
+
+    pipeline = otel_revops.configure_logging(
+        mongodb_uri=args.uri, mongodb_database=args.database, console="pretty"
+    )
+    handled = {"count": 0}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        n = SIGNAL_BASE + handled["count"]
+        with otel_revops.execution_context(job_id=args.job_id, execution_id=args.execution):
+            log.warning("signal %d received", n, extra={"n": n})
+        handled["count"] += 1
+        os.write(1, (json.dumps({"event": "signal", "count": handled["count"]}) + "\n").encode())
+
+    signal.signal(signal.SIGUSR1, on_signal)
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+    os.write(1, b'{"event": "ready"}\n')
+    logged = 0
+    with otel_revops.execution_context(job_id=args.job_id, execution_id=args.execution):
+        while not stop.is_set():
+            log.info("main record %d", logged, extra={"n": logged})
+            logged += 1
+    flushed = pipeline.force_flush(60_000)
+    stats = pipeline.stats()
+    otel_revops.shutdown_logging()
+    done = {"event": "done", "logged": logged, "signals": handled["count"], "flushed": flushed, "stats": stats}
+    os.write(1, (json.dumps(done, default=str) + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
