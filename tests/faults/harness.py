@@ -310,10 +310,15 @@ def check_executions(db: Db, execution_ids: Sequence[str]) -> ExecutionCheck:
 
 
 def spool_files(directory: Path) -> list[Path]:
-    """Batch files waiting in a spool directory tree (claimed ones included)."""
+    """Batch files waiting in a spool directory tree (claimed ones included, ``quarantine/`` not), oldest first."""
     if not directory.exists():
         return []
-    return [p for p in directory.rglob("*") if p.is_file() and (p.name.endswith(".jsonl.gz") or ".claimed-" in p.name)]
+    found = [
+        p
+        for p in directory.rglob("*")
+        if p.is_file() and "quarantine" not in p.parts and (p.name.endswith(".jsonl.gz") or ".claimed-" in p.name)
+    ]
+    return sorted(found, key=lambda p: p.name)
 
 
 def spool_records(directory: Path) -> int:

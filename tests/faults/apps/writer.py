@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import resource
+import signal
 import sys
 import threading
 import time
@@ -73,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-queue-size", type=int, default=None, help="records held in memory at each stage")
     parser.add_argument("--padding", type=int, default=0, help="characters of filler per property")
     parser.add_argument("--wide", type=int, default=1, help="filler properties per record (with --padding)")
+    parser.add_argument(
+        "--file-size-limit", type=int, default=0, help="RLIMIT_FSIZE in bytes after configuring (0: none): a full disk"
+    )
     return parser.parse_args(argv)
 
 
@@ -89,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         max_queue_size=args.max_queue_size,
         shutdown_timeout_ms=args.shutdown_timeout_ms,
     )
+    if args.file_size_limit:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (args.file_size_limit, args.file_size_limit))
     executions = args.executions.split(",")
     rss_start = peak_rss_kb()
     emit("ready", pid=os.getpid(), rss_kb=rss_start)
