@@ -47,10 +47,14 @@ def _type_name(value: Any) -> str:
 
 
 def cut_text(text: str, max_length: int | None) -> str:
-    """``text`` cut to ``max_length`` characters with a marker saying how much was left out."""
+    """``text`` if it fits ``max_length`` characters, else its head and a marker saying how much was
+    left out, together within ``max_length``."""
     if max_length is None or len(text) <= max_length:
         return text
-    return f"{text[:max_length]}…[truncated {len(text) - max_length} characters]"
+    room = max_length - len(f"…[truncated {len(text)} characters]")  # the marker is never longer than this
+    if room <= 0:
+        return text[:max_length]
+    return f"{text[:room]}…[truncated {len(text) - room} characters]"
 
 
 def plain_value(
