@@ -418,3 +418,44 @@ class TestGlobalProvider:
             assert len(first.get_finished_logs()) == 1
         finally:
             provider.shutdown()
+
+
+def printed_spans(stdout: str) -> list[dict[str, Any]]:
+    """The span objects the console span exporter printed (indented JSON, one after another)."""
+    decoder = json.JSONDecoder()
+    spans, at = [], 0
+    while (start := stdout.find("{", at)) >= 0:
+        value, at = decoder.raw_decode(stdout, start)
+        if isinstance(value, dict) and "context" in value and "name" in value:
+            spans.append(value)
+    return spans
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_exporters_traffic_is_never_traced(protocol: str, otlp_receiver: OTLPReceiver) -> None:
+    """requests and gRPC instrumented: the app's own GET is a span; the OTLP export of its logs is not."""
+    endpoint = otlp_receiver.grpc_endpoint if protocol == "grpc" else otlp_receiver.http_endpoint
+    control = f"{otlp_receiver.http_endpoint}/control"
+    result = run_app(
+        "traffic_app.py",
+        {
+            "OTEL_PYTHON_DISTRO": "otel_revops",
+            "OTEL_TRACES_EXPORTER": "console",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+            "OTEL_REVOPS_CONSOLE": "none",
+        },
+        control,
+    )
+    assert result.returncode == 0, result.stderr
+    done = json.loads(result.stdout.strip().splitlines()[-1])
+    assert done["flushed"] and done["traces_flushed"], done
+    received = [r for r in otlp_receiver.wait_for_records(5) if r.scope_name == "app.traffic"]
+    assert sorted(int(str(r.attributes["n"])) for r in received) == list(range(5))
+    spans = printed_spans(result.stdout)
+    urls = [str(span["attributes"].get("url.full") or span["attributes"].get("http.url")) for span in spans]
+    assert control in urls, spans
+    assert [span["name"] for span in spans if "LogsService" in span["name"]] == []
+    assert [url for url in urls if url.endswith("/v1/logs")] == []
+    assert len(spans) == 1, [span["name"] for span in spans]
