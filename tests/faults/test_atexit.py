@@ -34,7 +34,7 @@ def test_records_from_an_earlier_registered_exit_handler_are_stored(
         app = AppProcess(
             "atexit_logger.py",
             ["--uri", fault_server.uri, "--database", "faults", "--execution", execution,
-             "--spool-dir", str(spool), "--records", str(RECORDS), "--at-exit", str(AT_EXIT)],  # fmt: skip
+             "--spool-dir", str(spool), "--records", str(RECORDS), "--at-exit", str(AT_EXIT)],
             stderr_path=tmp_path / "atexit.stderr",
         )
         try:

@@ -35,7 +35,7 @@ def test_reconfiguring_under_load_loses_nothing(
         app = AppProcess(
             "reconfigure_writer.py",
             ["--uri", fault_server.uri, "--database", "faults", "--execution", execution,
-             "--burst", str(BURST), "--after", str(AFTER)],  # fmt: skip
+             "--burst", str(BURST), "--after", str(AFTER)],
             stderr_path=tmp_path / "reconfigure.stderr",
             OTEL_REVOPS_MONGODB_EMBEDDED_LIMIT="100",
         )

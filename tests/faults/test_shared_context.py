@@ -33,7 +33,7 @@ def test_one_context_object_entered_concurrently(
         app = AppProcess(
             "shared_context.py",
             ["--uri", fault_server.uri, "--database", "faults", "--execution", execution,
-             "--workers", str(WORKERS), "--records", str(RECORDS)],  # fmt: skip
+             "--workers", str(WORKERS), "--records", str(RECORDS)],
             stderr_path=tmp_path / "shared.stderr",
         )
         try:

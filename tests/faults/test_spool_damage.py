@@ -50,7 +50,7 @@ def _run(app: AppProcess, timeout: float) -> dict[str, object]:
 def _damage(good: Path) -> list[str]:
     """Put five unreadable entries beside the batch file ``good`` (named as older batches, so they
     come first) and bad lines into ``good`` itself; returns the names that must end in quarantine."""
-    stamp, _, rest = good.name.partition("-")
+    stamp = good.name.partition("-")[0]
 
     def older(offset: int, writer: str) -> Path:
         return good.with_name(f"{int(stamp) - offset:0{len(stamp)}d}-{writer}-1-1.jsonl.gz")

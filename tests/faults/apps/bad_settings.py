@@ -28,7 +28,7 @@ def run_case(env: dict[str, str], spool_dir: str, job_id: str, execution: str, s
     try:
         try:
             pipeline = otel_revops.configure_logging(console="none", spool_dir=spool_dir)
-        except Exception as error:  # noqa: BLE001 - the outcome under test
+        except Exception as error:
             return {"raised": type(error).__name__, "message": str(error)}
         with otel_revops.execution_context(job_id=job_id, execution_id=execution):
             for n in range(start, start + RECORDS):

@@ -52,7 +52,7 @@ def main() -> int:
                 for i in range(args.records):
                     n = worker * args.records + i
                     log.info("thread record %d", n, extra={"n": n})
-        except Exception as error:  # noqa: BLE001 - counted and reported
+        except Exception as error:
             failed(error)
 
     async def in_task(worker: int) -> None:
@@ -62,7 +62,7 @@ def main() -> int:
                     n = (args.workers + worker) * args.records + i
                     log.info("task record %d", n, extra={"n": n})
                     await asyncio.sleep(0)  # let the other tasks enter and log in between
-        except Exception as error:  # noqa: BLE001 - counted and reported
+        except Exception as error:
             failed(error)
 
     async def tasks() -> None:
