@@ -16,13 +16,22 @@ import multiprocessing.util as mp_util
 import os
 import signal
 import threading
+import weakref
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-__all__ = ["arm_child_processes"]
+__all__ = ["arm_child_processes", "renew_after_fork"]
 
 Shutdown = Callable[[], Any]
+
+
+def renew_after_fork(method: Callable[[], object]) -> None:
+    """Call the bound ``method`` in every child forked from now on, as long as its object lives: it
+    gives the child fresh locks, queues and threads of its own."""
+    if hasattr(os, "register_at_fork"):
+        ref = weakref.WeakMethod(method)
+        os.register_at_fork(after_in_child=lambda: (renew := ref()) is not None and renew())
 
 
 def arm_child_processes(owner: object, shutdown: Shutdown) -> None:

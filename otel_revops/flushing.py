@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
+from typing import TypeVar
 
-__all__ = ["FlushMarker"]
+__all__ = ["FlushMarker", "take_all"]
+
+_Item = TypeVar("_Item")
 
 
 class FlushMarker:
@@ -14,3 +18,18 @@ class FlushMarker:
 
     def __init__(self) -> None:
         self.done = threading.Event()
+
+
+def take_all(queue: deque[_Item | FlushMarker]) -> list[_Item]:
+    """Empty ``queue`` (other threads may still append to it) and release the flushes waiting in it:
+    the items, in order, without the markers."""
+    taken: list[_Item] = []
+    while True:
+        try:
+            item = queue.popleft()
+        except IndexError:
+            return taken
+        if isinstance(item, FlushMarker):
+            item.done.set()
+        else:
+            taken.append(item)

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,9 +21,10 @@ from opentelemetry._logs import LogRecord
 from opentelemetry.sdk._logs import Logger, LoggerProvider, ReadWriteLogRecord
 from opentelemetry.trace import SpanContext
 
+from otel_revops.child_processes import renew_after_fork
 from otel_revops.context import as_exporting_thread
 from otel_revops.diagnostics import warn
-from otel_revops.flushing import FlushMarker
+from otel_revops.flushing import FlushMarker, take_all
 from otel_revops.redaction import Redactor
 from otel_revops.translate import to_otel_record
 
@@ -84,9 +83,7 @@ class RecordForwarder:
         self._closed = False
         self._loggers: dict[str, Logger | None] = {}
         self._init_state()
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._init_state)
-            os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
+        renew_after_fork(self._init_state)
 
     def _init_state(self) -> None:
         # Also the fork handler: the child starts with an empty queue (its parent exports what it held)
@@ -218,15 +215,8 @@ class RecordForwarder:
         done = worker is None or not worker.is_alive()
         if done:
             # Records queued by threads that saw the forwarder open a moment before it closed.
-            while self._queue:
-                try:
-                    item = self._queue.popleft()
-                except IndexError:
-                    break
-                if isinstance(item, FlushMarker):
-                    item.done.set()
-                else:
-                    self._after_close(item)
+            for item in take_all(self._queue):
+                self._after_close(item)
             return True
         left = sum(1 for item in list(self._queue) if not isinstance(item, FlushMarker))
         if left:

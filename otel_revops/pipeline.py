@@ -253,6 +253,10 @@ def configure_logging(
         previous = _current
         pipeline.install(replacing=previous)
         _current = pipeline
+        # Exit handlers run last registered first: this one, registered after the destinations' own
+        # libraries (pymongo joins its monitor threads at exit), starts the clock of the exit deadline.
+        atexit.unregister(_exit_begins)
+        atexit.register(_exit_begins)
     if previous is not None:
         previous.shutdown()
     return pipeline
@@ -277,10 +281,22 @@ def shutdown_logging(timeout_millis: int | None = None) -> bool:
     return pipeline.shutdown(timeout_millis) if pipeline is not None else True
 
 
+_exit_began: float | None = None
+
+
+def _exit_begins() -> None:
+    global _exit_began
+    _exit_began = time.monotonic()
+
+
 def _shutdown_current() -> None:
     pipeline = _current
-    if pipeline is not None:
-        pipeline.shutdown(at_exit=True)
+    if pipeline is None:
+        return
+    timeout = pipeline.settings.shutdown_timeout_ms
+    if _exit_began is not None:  # the exit deadline counts from the first exit handler after configuring
+        timeout = max(0, timeout - int((time.monotonic() - _exit_began) * 1000))
+    pipeline.shutdown(timeout, at_exit=True)
 
 
 # Registered at import, before the application's own exit handlers in most programs: those run first,

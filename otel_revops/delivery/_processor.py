@@ -23,23 +23,22 @@ from __future__ import annotations
 
 import collections
 import itertools
-import os
 import secrets
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter
 
+from otel_revops.child_processes import renew_after_fork
 from otel_revops.context import as_exporting_thread
 from otel_revops.delivery._backoff import backoff_seconds
 from otel_revops.delivery._spool import Spool
 from otel_revops.delivery.contract import Attempt, Destination, Done, Outcome, Refused, Retry, as_destination
 from otel_revops.diagnostics import warn
-from otel_revops.flushing import FlushMarker
+from otel_revops.flushing import FlushMarker, take_all
 
 __all__ = ["ExportProcessor"]
 
@@ -114,9 +113,7 @@ class ExportProcessor(LogRecordProcessor):
         self._closed = False
         self._at_exit = False
         self._init_state()
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._init_state)
-            os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
+        renew_after_fork(self._init_state)
 
     def _init_state(self) -> None:
         # Also the fork handler: the parent keeps (and delivers) what it queued before the fork.
@@ -124,6 +121,7 @@ class ExportProcessor(LogRecordProcessor):
         self._backlog: collections.deque[_Batch] = collections.deque()
         self._backlog_records = 0
         self._inflight: _Batch | None = None
+        self._salvaged: _Batch | None = None  # the attempt still running when shutdown spooled its batch
         self._attempt_started = 0.0
         self._state_lock = threading.RLock()
         self._writer = secrets.token_hex(8)
@@ -376,8 +374,11 @@ class ExportProcessor(LogRecordProcessor):
             self._drop("dropped_queue_full", dropped, f"memory is full ({self._max_queue} records held)")
 
     def _after_close(self, batches: list[_Batch]) -> None:
-        """Batches the worker still had when shutdown took the rest: spooled, or counted as dropped."""
+        """Batches the worker still had when shutdown took the rest: spooled, or counted as dropped (the
+        attempt the shutdown already spooled is not spooled again)."""
         for batch in batches:
+            if batch is self._salvaged:
+                continue
             if self.spool is None or not self._to_spool(batch):
                 self._drop("dropped_shutdown", len(batch.records), "not delivered before the shutdown deadline")
 
@@ -561,18 +562,10 @@ class ExportProcessor(LogRecordProcessor):
             inflight = self._inflight
             if inflight is not None and all(batch is not inflight for batch in batches):
                 batches.insert(0, inflight)  # at least once: the attempt may still succeed
+                self._salvaged = inflight
             self._backlog.clear()
             self._backlog_records = 0
-            queued: list[ReadableLogRecord] = []
-            while True:
-                try:
-                    item = self._queue.popleft()
-                except IndexError:
-                    break
-                if isinstance(item, FlushMarker):
-                    item.done.set()
-                else:
-                    queued.append(item)
+            queued = take_all(self._queue)
             for start in range(0, len(queued), self._max_batch):
                 batches.append(_Batch(queued[start : start + self._max_batch], self._new_batch()))
             lost = sum(len(b.records) for b in batches if self.spool is None or not self._to_spool(b))

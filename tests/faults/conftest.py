@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.harness import FigureRecorder
+from tests.faults.harness import Db, FigureRecorder, close_quietly, connect
 from tests.support.mongo_server import MongoServer
 
 FIGURES_FILE = Path("build") / "fault-figures.jsonl"
@@ -43,6 +43,16 @@ def fault_server() -> Iterator[MongoServer]:
     finally:
         server.kill()
         server.stop()
+
+
+@pytest.fixture
+def faults_db(fault_server: MongoServer) -> Iterator[Db]:
+    """The ``faults`` database on this case's own server."""
+    client = connect(fault_server.uri)
+    try:
+        yield client["faults"]
+    finally:
+        close_quietly(client)
 
 
 @pytest.fixture

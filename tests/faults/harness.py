@@ -44,6 +44,7 @@ __all__ = [
     "connect",
     "create_executions",
     "rss_growth_mb",
+    "run_to_end",
     "spool_files",
     "spool_records",
     "tally",
@@ -216,6 +217,14 @@ class AppProcess:
 
     def _tail(self) -> str:
         return f"; stderr tail:\n{self.stderr()[-3000:]}"
+
+
+def run_to_end(app: AppProcess, timeout: float, event: str = "done") -> dict[str, Any]:
+    """``app.finish(timeout, event)``, the application killed if it is still running afterwards."""
+    try:
+        return app.finish(timeout, event)
+    finally:
+        app.kill()
 
 
 def connect(uri: str) -> Client:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.faults.harness import AppProcess, FigureRecorder, close_quietly, connect, create_executions
+from tests.faults.harness import AppProcess, Db, FigureRecorder, create_executions
 from tests.support.mongo_server import MongoServer
 
 HUGE = str(10**31)
@@ -47,48 +47,45 @@ def _cases(uri: str) -> list[dict[str, object]]:
 
 
 def test_bad_settings_are_refused_at_configure_time(
-    fault_server: MongoServer, tmp_path: Path, figures: FigureRecorder
+    fault_server: MongoServer, faults_db: Db, tmp_path: Path, figures: FigureRecorder
 ) -> None:
     """16 bad settings: each raises ConfigurationError naming it; nothing stored, nothing outside the spool."""
-    client = connect(fault_server.uri)
-    db = client["faults"]
+    (execution,) = create_executions(faults_db, 1)
+    spool = tmp_path / "deep" / "down" / "spool"
+    cases = _cases(fault_server.uri)
+    app = AppProcess(
+        "bad_settings.py",
+        ["--cases", json.dumps(cases), "--spool-dir", str(spool), "--execution", execution],
+        stderr_path=tmp_path / "settings.stderr",
+        OTEL_REVOPS_MONGODB_URI=fault_server.uri,
+        OTEL_REVOPS_MONGODB_DATABASE="faults",
+    )
     try:
-        (execution,) = create_executions(db, 1)
-        spool = tmp_path / "deep" / "down" / "spool"
-        cases = _cases(fault_server.uri)
-        app = AppProcess(
-            "bad_settings.py",
-            ["--cases", json.dumps(cases), "--spool-dir", str(spool), "--execution", execution],
-            stderr_path=tmp_path / "settings.stderr",
-            OTEL_REVOPS_MONGODB_URI=fault_server.uri,
-            OTEL_REVOPS_MONGODB_DATABASE="faults",
-        )
-        try:
-            app.finish(180)
-        finally:
-            app.kill()
-        outcomes = {event["case"]: event for event in app.events("case")}
-        named = {
-            str(case["case"]): outcomes[str(case["case"])].get("raised") == "ConfigurationError"
-            and next(iter(dict(case["env"]))) in str(outcomes[str(case["case"])].get("message"))  # type: ignore[call-overload]
-            for case in cases
-        }
-        stored = sum(db[name].count_documents({}) for name in db.list_collection_names() if name != "job_executions")
-        escaped = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*escape*")]
-        figures.record(
-            "bad-settings-refused",
-            sent=len(cases),
-            stored=stored,
-            duplicated=0,
-            lost=0,
-            rss_growth_mb=None,
-            refused_naming_the_setting=sum(named.values()),
-            accepted=[case for case, ok in named.items() if not ok],
-            outside_spool=escaped,
-        )
-        wrong = {case: outcomes[case] for case, ok in named.items() if not ok}
-        assert wrong == {}, f"not refused with a ConfigurationError naming the setting: {json.dumps(wrong)[:2000]}"
-        assert stored == 0
-        assert escaped == []
+        app.finish(180)
     finally:
-        close_quietly(client)
+        app.kill()
+    outcomes = {event["case"]: event for event in app.events("case")}
+    named = {
+        str(case["case"]): outcomes[str(case["case"])].get("raised") == "ConfigurationError"
+        and next(iter(dict(case["env"]))) in str(outcomes[str(case["case"])].get("message"))  # type: ignore[call-overload]
+        for case in cases
+    }
+    stored = sum(
+        faults_db[name].count_documents({}) for name in faults_db.list_collection_names() if name != "job_executions"
+    )
+    escaped = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*escape*")]
+    figures.record(
+        "bad-settings-refused",
+        sent=len(cases),
+        stored=stored,
+        duplicated=0,
+        lost=0,
+        rss_growth_mb=None,
+        refused_naming_the_setting=sum(named.values()),
+        accepted=[case for case, ok in named.items() if not ok],
+        outside_spool=escaped,
+    )
+    wrong = {case: outcomes[case] for case, ok in named.items() if not ok}
+    assert wrong == {}, f"not refused with a ConfigurationError naming the setting: {json.dumps(wrong)[:2000]}"
+    assert stored == 0
+    assert escaped == []

@@ -34,8 +34,18 @@ def test_huge_exception_is_cut_and_nothing_after_it_is_held_back(tmp_path: Path,
     with OTLPReceiver(max_request_bytes=COLLECTOR_LIMIT) as receiver:
         app = AppProcess(
             "huge_exception.py",
-            ["--otlp-endpoint", receiver.grpc_endpoint, "--file-path", str(log_file), "--spool-dir", str(spool),
-             "--message-bytes", str(MESSAGE_BYTES), "--after", str(AFTER)],
+            [
+                "--otlp-endpoint",
+                receiver.grpc_endpoint,
+                "--file-path",
+                str(log_file),
+                "--spool-dir",
+                str(spool),
+                "--message-bytes",
+                str(MESSAGE_BYTES),
+                "--after",
+                str(AFTER),
+            ],
             stderr_path=tmp_path / "huge.stderr",
         )
         try:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from tests.faults.harness import (
     AppProcess,
+    Db,
     FigureRecorder,
     check_executions,
-    close_quietly,
-    connect,
     create_executions,
+    run_to_end,
     spool_files,
     spool_records,
     tally,
@@ -38,13 +38,6 @@ def _writer(server: MongoServer, spool: Path, execution: str, start: int, count:
         "--shutdown-timeout-ms", "3000", "--flush-timeout-ms", "10000", *extra,
     ]  # fmt: skip
     return AppProcess("writer.py", arguments, stderr_path=tmp / f"{name}.stderr")
-
-
-def _run(app: AppProcess, timeout: float) -> dict[str, object]:
-    try:
-        return app.finish(timeout)
-    finally:
-        app.kill()
 
 
 def _damage(good: Path) -> list[str]:
@@ -74,80 +67,72 @@ def _damage(good: Path) -> list[str]:
 
 
 def test_damaged_spool_files_are_moved_aside_and_the_rest_delivered(
-    fault_server: MongoServer, tmp_path: Path, figures: FigureRecorder
+    fault_server: MongoServer, faults_db: Db, tmp_path: Path, figures: FigureRecorder
 ) -> None:
     """300 spooled records beside 5 damaged entries: 300 + 2 stored, 6 files in quarantine, each reported once."""
-    client = connect(fault_server.uri)
-    db = client["faults"]
-    try:
-        (execution,) = create_executions(db, 1)
-        spool = tmp_path / "spool"
-        fault_server.kill()
-        _run(_writer(fault_server, spool, execution, 0, SPOOLED, tmp_path, "old"), 120)
-        (good, *others) = spool_files(spool)
-        assert others == [] and spool_records(spool) == SPOOLED, "one batch file was expected"
-        expected_quarantine = _damage(good)
-        fault_server.start()
-        first = _run(_writer(fault_server, spool, execution, SPOOLED, 1, tmp_path, "first"), 120)
-        second = _run(_writer(fault_server, spool, execution, SPOOLED + 1, 1, tmp_path, "second"), 120)
+    (execution,) = create_executions(faults_db, 1)
+    spool = tmp_path / "spool"
+    fault_server.kill()
+    run_to_end(_writer(fault_server, spool, execution, 0, SPOOLED, tmp_path, "old"), 120)
+    (good, *others) = spool_files(spool)
+    assert others == [] and spool_records(spool) == SPOOLED, "one batch file was expected"
+    expected_quarantine = _damage(good)
+    fault_server.start()
+    first = run_to_end(_writer(fault_server, spool, execution, SPOOLED, 1, tmp_path, "first"), 120)
+    second = run_to_end(_writer(fault_server, spool, execution, SPOOLED + 1, 1, tmp_path, "second"), 120)
 
-        counted = tally(db, [range(SPOOLED + 2)])
-        quarantine = good.parent / "quarantine"
-        quarantined = sorted(re.sub(r"\.claimed-\d+$", "", p.name) for p in quarantine.iterdir())
-        first_stats = first["stats"]["exporters"]["MongoLogRecordExporter"]  # type: ignore[index]
-        second_stats = second["stats"]["exporters"]["MongoLogRecordExporter"]  # type: ignore[index]
-        reports = re.findall(r"spool file \S+ .*moved to", (tmp_path / "first.stderr").read_text(encoding="utf-8"))
-        figures.record(
-            "spool-damaged-files",
-            **counted.row(),
-            rss_growth_mb=None,
-            quarantined=len(quarantined),
-            spool_quarantined=first_stats["spool_quarantined"],
-            spool_bad_lines=first_stats["spool_bad_lines"],
-            reports=len(reports),
-        )
-        assert first["flushed"] and second["flushed"], first["stats"]
-        assert (counted.lost, counted.duplicated, counted.unexpected) == (0, 0, 0), counted.missing[:20]
-        assert quarantined == expected_quarantine
-        assert first_stats["spool_quarantined"] == len(expected_quarantine)
-        assert first_stats["spool_bad_lines"] >= BAD_LINES_IN_GOOD_FILE
-        assert len(reports) == len(expected_quarantine), reports
-        assert second_stats["spool_quarantined"] == 0 and second_stats["spool_bad_lines"] == 0
-        assert "spool file" not in (tmp_path / "second.stderr").read_text(encoding="utf-8")
-        assert spool_files(spool) == []
-        assert check_executions(db, [execution]).mismatched == {}
-    finally:
-        close_quietly(client)
+    counted = tally(faults_db, [range(SPOOLED + 2)])
+    quarantine = good.parent / "quarantine"
+    quarantined = sorted(re.sub(r"\.claimed-\d+$", "", p.name) for p in quarantine.iterdir())
+    first_stats = first["stats"]["exporters"]["MongoLogRecordExporter"]
+    second_stats = second["stats"]["exporters"]["MongoLogRecordExporter"]
+    reports = re.findall(r"spool file \S+ .*moved to", (tmp_path / "first.stderr").read_text(encoding="utf-8"))
+    figures.record(
+        "spool-damaged-files",
+        **counted.row(),
+        rss_growth_mb=None,
+        quarantined=len(quarantined),
+        spool_quarantined=first_stats["spool_quarantined"],
+        spool_bad_lines=first_stats["spool_bad_lines"],
+        reports=len(reports),
+    )
+    assert first["flushed"] and second["flushed"], first["stats"]
+    assert (counted.lost, counted.duplicated, counted.unexpected) == (0, 0, 0), counted.missing[:20]
+    assert quarantined == expected_quarantine
+    assert first_stats["spool_quarantined"] == len(expected_quarantine)
+    assert first_stats["spool_bad_lines"] >= BAD_LINES_IN_GOOD_FILE
+    assert len(reports) == len(expected_quarantine), reports
+    assert second_stats["spool_quarantined"] == 0 and second_stats["spool_bad_lines"] == 0
+    assert "spool file" not in (tmp_path / "second.stderr").read_text(encoding="utf-8")
+    assert spool_files(spool) == []
+    assert check_executions(faults_db, [execution]).mismatched == {}
 
 
-def test_a_full_disk_leaves_no_temporary_file(fault_server: MongoServer, tmp_path: Path, figures: FigureRecorder) -> None:
+def test_a_full_disk_leaves_no_temporary_file(
+    fault_server: MongoServer, faults_db: Db, tmp_path: Path, figures: FigureRecorder
+) -> None:
     """MongoDB down and the spool's writes failing (RLIMIT_FSIZE): no ``.tmp`` left, every record counted."""
-    client = connect(fault_server.uri)
-    db = client["faults"]
-    try:
-        (execution,) = create_executions(db, 1)
-        spool = tmp_path / "spool"
-        fault_server.kill()
-        done = _run(
-            _writer(fault_server, spool, execution, 0, SPOOLED, tmp_path, "full", "--file-size-limit", "2048"), 120
-        )
-        stats = done["stats"]["exporters"]["MongoLogRecordExporter"]  # type: ignore[index]
-        leftovers = sorted(p.name for p in spool.rglob("*") if p.is_file() and ".tmp" in p.name)
-        spooled = spool_records(spool)
-        dropped = stats["dropped_shutdown"] + stats["dropped_queue_full"]
-        figures.record(
-            "spool-disk-full",
-            sent=SPOOLED,
-            stored=0,
-            duplicated=0,
-            lost=SPOOLED - spooled,
-            rss_growth_mb=None,
-            spooled=spooled,
-            counted_dropped=dropped,
-            temporary_files=len(leftovers),
-        )
-        assert leftovers == []
-        assert spooled + dropped == SPOOLED, json.dumps(stats)
-        assert "cannot write the spool" in (tmp_path / "full.stderr").read_text(encoding="utf-8")
-    finally:
-        close_quietly(client)
+    (execution,) = create_executions(faults_db, 1)
+    spool = tmp_path / "spool"
+    fault_server.kill()
+    done = run_to_end(
+        _writer(fault_server, spool, execution, 0, SPOOLED, tmp_path, "full", "--file-size-limit", "2048"), 120
+    )
+    stats = done["stats"]["exporters"]["MongoLogRecordExporter"]
+    leftovers = sorted(p.name for p in spool.rglob("*") if p.is_file() and ".tmp" in p.name)
+    spooled = spool_records(spool)
+    dropped = stats["dropped_shutdown"] + stats["dropped_queue_full"]
+    figures.record(
+        "spool-disk-full",
+        sent=SPOOLED,
+        stored=0,
+        duplicated=0,
+        lost=SPOOLED - spooled,
+        rss_growth_mb=None,
+        spooled=spooled,
+        counted_dropped=dropped,
+        temporary_files=len(leftovers),
+    )
+    assert leftovers == []
+    assert spooled + dropped == SPOOLED, json.dumps(stats)
+    assert "cannot write the spool" in (tmp_path / "full.stderr").read_text(encoding="utf-8")

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import threading
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,6 +22,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from otel_revops.child_processes import renew_after_fork
 from otel_revops.config import Settings
 from otel_revops.context import exporting
 from otel_revops.delivery import Attempt, Destination, Done, Outcome, Retry, write_until
@@ -115,9 +114,7 @@ class MongoLogRecordExporter(Destination, LogRecordExporter):
         self._indexes_retry_at = 0.0
         self._failing = False
         self._closed = threading.Event()
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._after_fork)
-            os.register_at_fork(after_in_child=lambda: (method := ref()) and method())
+        renew_after_fork(self._after_fork)
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> MongoLogRecordExporter:

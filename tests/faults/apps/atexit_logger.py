@@ -22,6 +22,8 @@ _setup: dict[str, str] = {}
 def _log_at_exit() -> None:
     import otel_revops
 
+    if not _setup:
+        return  # the command line was refused
     count = int(_setup["at_exit"])
     with otel_revops.execution_context(job_id=_setup["job_id"], execution_id=_setup["execution"]):
         for n in range(AT_EXIT_BASE, AT_EXIT_BASE + count):
@@ -31,19 +33,14 @@ def _log_at_exit() -> None:
 
 atexit.register(_log_at_exit)
 
-import argparse  # noqa: E402 - the exit handler is registered before otel-revops is imported
-
-import otel_revops  # noqa: E402
+import otel_revops  # noqa: E402 - the exit handler is registered before otel-revops is imported
+from tests.faults.apps.arguments import execution_parser  # noqa: E402
 
 
 def main() -> int:
     """Configure, log, return without shutting logging down."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--uri", required=True)
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--execution", required=True)
+    parser = execution_parser(__doc__)
     parser.add_argument("--spool-dir", required=True)
-    parser.add_argument("--job-id", default="fault-job")
     parser.add_argument("--records", type=int, default=100)
     parser.add_argument("--at-exit", type=int, default=100)
     args = parser.parse_args()

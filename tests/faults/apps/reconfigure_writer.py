@@ -10,7 +10,6 @@ took.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -18,17 +17,14 @@ import threading
 import time
 
 import otel_revops
+from tests.faults.apps.arguments import execution_parser
 
 log = logging.getLogger("faults.reconfigure")
 
 
 def main() -> int:
     """Configure, log from two threads, reconfigure in the middle, flush, report."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--uri", required=True)
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--execution", required=True)
-    parser.add_argument("--job-id", default="fault-job")
+    parser = execution_parser(__doc__)
     parser.add_argument("--burst", type=int, default=15_000)
     parser.add_argument("--after", type=int, default=1000, help="records the thread logs after reconfiguring")
     args = parser.parse_args()

@@ -10,7 +10,6 @@ leaving the context, the executions seen bound after leaving, and the pipeline's
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
@@ -20,17 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import otel_revops
+from tests.faults.apps.arguments import execution_parser
 
 log = logging.getLogger("faults.shared_context")
 
 
 def main() -> int:
     """Configure, enter one context object concurrently, log outside it afterwards, flush, report."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--uri", required=True)
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--execution", required=True)
-    parser.add_argument("--job-id", default="fault-job")
+    parser = execution_parser(__doc__)
     parser.add_argument("--workers", type=int, default=10)
     parser.add_argument("--records", type=int, default=50)
     args = parser.parse_args()

@@ -8,7 +8,6 @@ the main thread until a line arrives on stdin. Then it flushes and prints one JS
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ import threading
 from types import FrameType
 
 import otel_revops
+from tests.faults.apps.arguments import execution_parser
 
 log = logging.getLogger("faults.signal")
 SIGNAL_BASE = 10_000_000
@@ -25,16 +25,10 @@ SIGNAL_BASE = 10_000_000
 
 def main() -> int:
     """Configure, log from the main thread while signals arrive, stop on stdin, flush, report."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--uri", required=True)
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--execution", required=True)
-    parser.add_argument("--job-id", default="fault-job")
+    parser = execution_parser(__doc__)
     args = parser.parse_args()
 
-    pipeline = otel_revops.configure_logging(
-        mongodb_uri=args.uri, mongodb_database=args.database, console="pretty"
-    )
+    pipeline = otel_revops.configure_logging(mongodb_uri=args.uri, mongodb_database=args.database, console="pretty")
     handled = {"count": 0}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
