@@ -263,6 +263,15 @@ def _resource_service_name(resource_attributes: str) -> str | None:
     return None
 
 
+# Variables of earlier releases, and what took their place: one queue size and one retry deadline
+# serve every destination now.
+_REPLACED = {
+    "OTEL_REVOPS_EXPORT_QUEUE_SIZE": "OTEL_REVOPS_MAX_QUEUE_SIZE bounds every queue",
+    "OTEL_REVOPS_MONGODB_MAX_PENDING": "OTEL_REVOPS_MAX_QUEUE_SIZE bounds every queue",
+    "OTEL_REVOPS_MONGODB_RETRY_DEADLINE_MS": "OTEL_REVOPS_RETRY_DEADLINE_MS serves every destination",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the library, resolved and validated.
@@ -374,6 +383,17 @@ class Settings:
             if f.name == name:
                 return f.metadata["spec"].default
         raise KeyError(name)
+
+    @staticmethod
+    def replaced(env: Mapping[str, str] | None = None) -> list[str]:
+        """Why each variable of an earlier release set in ``env`` (default: the process environment) is
+        no longer read, naming the setting that took its place."""
+        environ = os.environ if env is None else env
+        return [
+            f"{name} is no longer read: {instead}"
+            for name, instead in _REPLACED.items()
+            if environ.get(name, "").strip()
+        ]
 
     @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

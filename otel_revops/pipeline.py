@@ -55,6 +55,8 @@ class LoggingPipeline:
         processors: Sequence[LogRecordProcessor] = (),
     ) -> None:
         self.settings = settings
+        for why in Settings.replaced():
+            warn(f"replaced-{why.split()[0]}", why, every_seconds=float("inf"))
         self.resource = Resource.create({SERVICE_NAME: settings.service_name})
         self.logger_provider = LoggerProvider(resource=self.resource, shutdown_on_exit=False)
         self.processors: list[LogRecordProcessor] = []

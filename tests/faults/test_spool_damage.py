@@ -28,6 +28,8 @@ from tests.support.mongo_server import MongoServer
 
 SPOOLED = 300
 BAD_LINES_IN_GOOD_FILE = 3
+# With the server down a flush cannot succeed: the process need not wait long before it spools.
+SERVER_DOWN = ("--flush-timeout-ms", "1000")
 
 
 def _writer(server: MongoServer, spool: Path, execution: str, start: int, count: int, tmp: Path, name: str,
@@ -73,7 +75,7 @@ def test_damaged_spool_files_are_moved_aside_and_the_rest_delivered(
     (execution,) = create_executions(faults_db, 1)
     spool = tmp_path / "spool"
     fault_server.kill()
-    run_to_end(_writer(fault_server, spool, execution, 0, SPOOLED, tmp_path, "old"), 120)
+    run_to_end(_writer(fault_server, spool, execution, 0, SPOOLED, tmp_path, "old", *SERVER_DOWN), 120)
     (good, *others) = spool_files(spool)
     assert others == [] and spool_records(spool) == SPOOLED, "one batch file was expected"
     expected_quarantine = _damage(good)
@@ -116,7 +118,10 @@ def test_a_full_disk_leaves_no_temporary_file(
     spool = tmp_path / "spool"
     fault_server.kill()
     done = run_to_end(
-        _writer(fault_server, spool, execution, 0, SPOOLED, tmp_path, "full", "--file-size-limit", "2048"), 120
+        _writer(
+            fault_server, spool, execution, 0, SPOOLED, tmp_path, "full", *SERVER_DOWN, "--file-size-limit", "2048"
+        ),
+        120,
     )
     stats = done["stats"]["exporters"]["MongoLogRecordExporter"]
     leftovers = sorted(p.name for p in spool.rglob("*") if p.is_file() and ".tmp" in p.name)

@@ -89,3 +89,24 @@ class TestErrors:
         """console_stream must have write()."""
         with pytest.raises(ConfigurationError, match="console_stream"):
             otel_revops.configure_logging(console_stream=42)
+
+
+def test_variables_of_earlier_releases_are_named_with_their_replacement() -> None:
+    """A removed variable still set is reported once, naming what took its place; it changes nothing."""
+    env = {"OTEL_REVOPS_MONGODB_RETRY_DEADLINE_MS": "5000", "OTEL_REVOPS_EXPORT_QUEUE_SIZE": "10"}
+    assert Settings.replaced(env) == [
+        "OTEL_REVOPS_EXPORT_QUEUE_SIZE is no longer read: OTEL_REVOPS_MAX_QUEUE_SIZE bounds every queue",
+        "OTEL_REVOPS_MONGODB_RETRY_DEADLINE_MS is no longer read: OTEL_REVOPS_RETRY_DEADLINE_MS serves every destination",
+    ]
+    assert Settings.resolve(env).retry_deadline_ms == Settings.default("retry_deadline_ms")
+    assert Settings.replaced({}) == []
+
+
+def test_configuring_reports_a_variable_of_an_earlier_release(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The report reaches standard error when logging is configured."""
+    monkeypatch.setenv("OTEL_REVOPS_MONGODB_MAX_PENDING", "100")
+    otel_revops.configure_logging(console="none")
+    otel_revops.shutdown_logging()
+    assert "OTEL_REVOPS_MONGODB_MAX_PENDING is no longer read: OTEL_REVOPS_MAX_QUEUE_SIZE" in capfd.readouterr().err
