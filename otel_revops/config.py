@@ -340,13 +340,17 @@ class Settings:
     spool_max_bytes: int = _spec("OTEL_REVOPS_SPOOL_MAX_BYTES", default=256 * 1024 * 1024, parse=_p_int(1024, _PIB))
     #: Drop records logged while Inngest replays code before memoized steps. ``OTEL_REVOPS_INNGEST_REPLAY_SAFE``.
     inngest_replay_safe: bool = _spec("OTEL_REVOPS_INNGEST_REPLAY_SAFE", default=True, parse=_p_bool)
-    #: Redact secrets (keys, URL credentials, bearer tokens) before any output. ``OTEL_REVOPS_REDACT``.
+    #: Redact secrets (secret-looking keys, credentials and tokens inside text) before any output.
+    #: ``OTEL_REVOPS_REDACT``.
     redact: bool = _spec("OTEL_REVOPS_REDACT", default=True, parse=_p_bool)
     #: Key patterns whose values become ``[REDACTED]`` (comma-separated or a JSON list; case-insensitive
     #: regular expressions matched anywhere in the key). Replaces the default list.
     redact_keys: tuple[str, ...] = _spec("OTEL_REVOPS_REDACT_KEYS", default=None, parse=_p_list)
     #: Extra regular expressions masked in messages and string values (comma-separated or a JSON list).
     redact_patterns: tuple[str, ...] = _spec("OTEL_REVOPS_REDACT_PATTERNS", default=(), parse=_p_list)
+    #: Keys never redacted although a key pattern matches them (comma-separated or a JSON list; compared
+    #: without case, ``-``, ``_``, ``.`` and spaces).
+    redact_allow_keys: tuple[str, ...] = _spec("OTEL_REVOPS_REDACT_ALLOW_KEYS", default=(), parse=_p_list)
     #: File sink path (OTLP/JSON lines, rotated by size); enables the file exporter.
     file_path: str | None = _spec("OTEL_REVOPS_FILE_PATH", default=None, parse=_p_str)
     #: Size at which the file is rotated; 0 never rotates.

@@ -63,9 +63,14 @@ class BridgeHandler(logging.Handler):
             if SUPPRESSED.get():
                 return
             base = EXECUTION.get()
+            redactor = self.redactor
+            if redactor is not None:
+                if record.args:
+                    record.args = redactor.arguments(record.args)  # structured arguments, before they are text
+                if type(record.msg) is not str:
+                    record.msg = redactor.value(record.msg)  # a dict or an object given as the message
             if record.args:
                 freeze_message(record)
-            redactor = self.redactor
             if redactor is not None and type(record.msg) is str:
                 record.msg = redactor.text(record.msg)
             span_context = get_current_span().get_span_context()

@@ -34,7 +34,7 @@ from otel_revops.diagnostics import warn
 from otel_revops.exporters.console import ConsoleWriter
 from otel_revops.forwarder import RecordForwarder
 from otel_revops.handler import BridgeHandler
-from otel_revops.redaction import Redactor
+from otel_revops.redacted import redactor_for
 
 __all__ = ["LoggingPipeline", "configure_logging", "current_pipeline", "force_flush", "shutdown_logging"]
 
@@ -60,7 +60,7 @@ class LoggingPipeline:
         self.resource = Resource.create({SERVICE_NAME: settings.service_name})
         self.logger_provider = LoggerProvider(resource=self.resource, shutdown_on_exit=False)
         self.processors: list[LogRecordProcessor] = []
-        redactor = Redactor(settings.redact_keys, settings.redact_patterns) if settings.redact else None
+        redactor = self.redactor = redactor_for(settings)
         console = (
             ConsoleWriter(settings.console_stream or _stderr(), settings.console, settings.console_colors, redactor)
             if settings.console != "none"
@@ -98,6 +98,7 @@ class LoggingPipeline:
             retry_deadline_millis=s.retry_deadline_ms,
             shutdown_timeout_millis=s.shutdown_timeout_ms,
             spool=self._spool_for(destination),
+            redactor=self.redactor,
         )
         self.add_processor(processor)
         return processor

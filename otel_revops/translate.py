@@ -14,6 +14,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_conte
 
 from otel_revops.attributes import RECORD_UID, level_severity_number, level_severity_text, new_record_uid, to_any_value
 from otel_revops.records import record_message, record_properties
+from otel_revops.redacted import RedactedLogRecord
 from otel_revops.redaction import Redactor
 from otel_revops.values import cut_text, safe_str, valid_text
 
@@ -69,7 +70,8 @@ def to_otel_record(
         attributes["code.stacktrace"] = cut_text(valid_text(record.stack_info), max_length)
     attributes[RECORD_UID] = new_record_uid(record.created)
     context = set_span_in_context(NonRecordingSpan(span), Context()) if span is not None else None
-    return LogRecord(
+    record_type = LogRecord if redactor is None else RedactedLogRecord
+    return record_type(
         timestamp=int(record.created * 1e9),
         observed_timestamp=time.time_ns(),
         context=context,

@@ -39,6 +39,8 @@ from otel_revops.delivery._spool import Spool
 from otel_revops.delivery.contract import Attempt, Destination, Done, Outcome, Refused, Retry, as_destination
 from otel_revops.diagnostics import warn
 from otel_revops.flushing import FlushMarker, take_all
+from otel_revops.redacted import redact_record
+from otel_revops.redaction import Redactor
 
 __all__ = ["ExportProcessor"]
 
@@ -84,6 +86,7 @@ class ExportProcessor(LogRecordProcessor):
         retry_deadline_millis: int = 10_000,
         shutdown_timeout_millis: int = 10_000,
         spool: Spool | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         #: What was given: the exporter or destination.
         self.exporter = exporter
@@ -92,6 +95,7 @@ class ExportProcessor(LogRecordProcessor):
         #: The destination's name in :meth:`stats` and warnings.
         self.name: str = self.destination.name
         self.spool = spool
+        self._redactor = redactor
         self._max_queue = max_queue_size
         self._max_batch = max_batch_size
         self._delay = schedule_delay_millis / 1000
@@ -157,6 +161,7 @@ class ExportProcessor(LogRecordProcessor):
             instrumentation_scope=log_record.instrumentation_scope,
             limits=log_record.limits,
         )
+        readable = redact_record(readable, self._redactor)  # the API's records, and the SDK's, are not yet
         self._counts["received"] += 1
         if self._closed:
             self._late(readable)

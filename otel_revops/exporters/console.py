@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanContext, format_span_id, format_trace_id
 from otel_revops.attributes import user_properties
 from otel_revops.config import ColorMode, ConfigurationError, ConsoleMode, Settings
 from otel_revops.records import exception_text, record_message
+from otel_revops.redacted import redact_batch, redactor_for
 from otel_revops.redaction import Redactor
 from otel_revops.rendering import (
     ANSI,
@@ -190,13 +191,14 @@ class ConsoleLogRecordExporter(LogRecordExporter):
         self._writer = ConsoleWriter(
             stream or sys.stderr, settings.console if settings.console != "none" else "pretty", settings.console_colors
         )
+        self._redactor = redactor_for(settings)
         self._shutdown = False
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Write each record; returns FAILURE after shutdown."""
         if self._shutdown:
             return LogRecordExportResult.FAILURE
-        for readable in batch:
+        for readable in redact_batch(batch, self._redactor):
             self._writer.write(self.render(readable))
         self._writer.flush()
         return LogRecordExportResult.SUCCESS

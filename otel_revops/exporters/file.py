@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -31,6 +32,8 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from otel_revops.config import ConfigurationError, Settings
 from otel_revops.delivery import Attempt, Destination, Done, Outcome, Retry
 from otel_revops.diagnostics import warn
+from otel_revops.redacted import redact_batch, redactor_from_environment
+from otel_revops.redaction import Redactor
 
 __all__ = [
     "DEFAULT_BACKUP_COUNT",
@@ -214,6 +217,11 @@ class FileLogRecordExporter(Destination, LogRecordExporter):
         self.name = type(self).__name__
         self.key = f"file-{hashlib.sha256(str(self._file.path.resolve()).encode()).hexdigest()[:12]}"
 
+    @functools.cached_property
+    def _redactor(self) -> Redactor | None:
+        """The redactor :meth:`export` applies, read from the environment when first needed."""
+        return redactor_from_environment()
+
     @property
     def path(self) -> Path:
         """The file written now (its backups are ``path.1`` … ``path.N``)."""
@@ -261,6 +269,7 @@ class FileLogRecordExporter(Destination, LogRecordExporter):
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Append the batch as one line; FAILURE after shutdown or when the file cannot be written."""
+        batch = redact_batch(batch, self._redactor)  # the SDK's processors hand on records not yet redacted
         outcome = self.write(batch, Attempt("direct", "0", deadline=0.0))
         return LogRecordExportResult.SUCCESS if isinstance(outcome, Done) else LogRecordExportResult.FAILURE
 

@@ -34,7 +34,7 @@ class TestRedactor:
         """Passwords in URLs and bearer tokens in text are masked."""
         r = Redactor()
         assert r.text("connecting to mongodb://app:hunter2@db:27017/revops") == "connecting to mongodb://app:***@db:27017/revops"
-        assert r.text("sent Authorization: Bearer eyJhbGciOi.x-y_z") == "sent Authorization: Bearer [REDACTED]"
+        assert r.text("sent Authorization: Bearer eyJhbGciOi.x-y_z") == "sent Authorization: Bearer ***"
         assert r.properties({"uri": "https://u:p@host/x"}) == {"uri": "https://u:***@host/x"}
         assert mask_url_credentials("http://host/path@x") == "http://host/path@x"
 
@@ -94,3 +94,116 @@ class TestOutputs:
         otel_revops.configure_logging(console_stream=stream, redact=False)
         otel_revops.get_logger("c").info("m", password=SECRET)
         assert SECRET in stream.getvalue()
+
+
+class TestDetectors:
+    @pytest.mark.parametrize(
+        ("text", "masked"),
+        [
+            ("login password=hunter2 refused", "login password=*** refused"),
+            ("token: abc123, expired", "token: ***, expired"),
+            ('{"password": "hunter2", "user": "bob"}', '{"password": "***", "user": "bob"}'),
+            ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic ***"),
+            ("[('Authorization', 'Basic dXNlcjpwYXNz')]", "[('Authorization', 'Basic ***')]"),
+            ("Bearer abc.def-ghi", "Bearer ***"),
+            ("key AKIAIOSFODNN7EXAMPLE", "key AKIA****************"),
+            ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG", "aws_secret_access_key=***"),
+            ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "jwt eyJhbGciOiJIUzI1NiJ9.***.***"),
+            ("GET /v1?api_key=k1&page=2&sig=s1&access_token=t1", "GET /v1?api_key=***&page=2&sig=***&access_token=***"),
+            ("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+             "-----BEGIN RSA PRIVATE KEY-----***-----END RSA PRIVATE KEY-----"),
+            ("paid 4111 1111 1111 1111", "paid ************1111"),
+            ("mongodb://svc:hunter2@prod@db/x", "mongodb://svc:***@db/x"),
+        ],
+    )  # fmt: skip
+    def test_secrets_inside_text(self, text: str, masked: str) -> None:
+        """Each shape is masked, keeping what helps debugging."""
+        assert Redactor().text(text) == masked
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "jobId 65a4f3b2c1d2e3f4a5b6c7d8 executionId 65a4f3b2c1d2e3f4a5b6c7d9",
+            "run 01HGW2N7EZQ9WJ4XPRMV8Z3K6B at 2026-12-03T14:00:00.123Z",
+            "ts 1733212345678 phone +1 415 555 0100 amount 1234567.89 order 4111111111111112",
+            "Basic sync started for contacts, syncMode incremental, 500 records in 1.2 s",
+        ],
+    )
+    def test_the_domains_data_stays_visible(self, text: str) -> None:
+        """Ids, run ids, timestamps, phone numbers, amounts and a number failing the Luhn check are kept."""
+        assert Redactor().text(text) == text
+
+    @pytest.mark.parametrize(
+        "key", ["X-API-Key", "xApiKey", "x_api_key", "private_key", "access_key_id", "passphrase", "pwd", "auth",
+                "client_secret", "basicAuth"],
+    )  # fmt: skip
+    def test_secret_keys_compared_normalised(self, key: str) -> None:
+        """Case, ``-``, ``_`` and camelCase do not matter."""
+        assert Redactor().properties({key: SECRET}) == {key: "[REDACTED]"}
+
+    def test_domain_keys_stay_visible(self) -> None:
+        """jobId, executionId, inngestRunId, syncMode, entity, author: not secrets."""
+        values = {"jobId": "j", "executionId": "e", "inngestRunId": "r", "syncMode": "full", "entity": "c", "author": "a"}
+        assert Redactor().properties(values) == values
+
+    def test_allowed_keys(self) -> None:
+        """OTEL_REVOPS_REDACT_ALLOW_KEYS shows a key the defaults would hide, compared normalised."""
+        settings = otel_revops.Settings.resolve(env={"OTEL_REVOPS_REDACT_ALLOW_KEYS": "sessionId"})
+        redactor = Redactor(settings.redact_keys, settings.redact_patterns, settings.redact_allow_keys)
+        assert redactor.properties({"session_id": "s1", "sessionToken": "t"}) == {
+            "session_id": "s1",
+            "sessionToken": "[REDACTED]",
+        }
+
+    def test_structured_arguments(self) -> None:
+        """Dicts, header pairs, dataclasses and objects with a __dict__ are walked without their __repr__."""
+        import dataclasses
+
+        @dataclasses.dataclass
+        class Config:
+            user: str
+            password: str
+
+            def __repr__(self) -> str:
+                raise AssertionError("never called")
+
+        class Client:
+            def __init__(self) -> None:
+                self.name = "crm"
+                self.api_key = SECRET
+
+        redacted = Redactor().arguments(
+            ({"password": SECRET, "n": 1}, [("Authorization", SECRET), ("Accept", "json")], Config("u", SECRET), Client())
+        )
+        assert redacted == (
+            {"password": "[REDACTED]", "n": 1},
+            [("Authorization", "[REDACTED]"), ("Accept", "json")],
+            "Config(user='u', password='[REDACTED]')",
+            "Client(name='crm', api_key='[REDACTED]')",
+        )
+
+    def test_message_dict_and_arguments_on_the_console(self) -> None:
+        """A dict given as the message, or as a %s argument, reaches the console redacted."""
+        stream = io.StringIO()
+        otel_revops.configure_logging(console_stream=stream, console="json")
+        logging.getLogger("c").info({"password": SECRET, "entity": "contacts"})
+        logging.getLogger("c").info("request %s", {"password": SECRET})
+        otel_revops.shutdown_logging()
+        text = stream.getvalue()
+        assert SECRET not in text
+        assert text.count("[REDACTED]") == 2 and "contacts" in text
+
+
+def test_records_of_the_logs_api_are_redacted_before_any_destination() -> None:
+    """A record emitted through the OpenTelemetry Logs API (not through logging) is redacted too."""
+    from opentelemetry._logs import LogRecord
+
+    exporter = InMemoryLogRecordExporter()
+    pipeline = otel_revops.configure_logging(console="none", exporters=[exporter])
+    pipeline.logger_provider.get_logger("api").emit(
+        LogRecord(body=f"login password={SECRET}", attributes={"X-API-Key": SECRET, "entity": "contacts"})
+    )
+    assert pipeline.force_flush(5000)
+    (record,) = [r.log_record for r in exporter.get_finished_logs()]
+    assert record.body == "login password=***"
+    assert dict(record.attributes or {}) == {"X-API-Key": "[REDACTED]", "entity": "contacts"}

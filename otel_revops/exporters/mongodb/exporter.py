@@ -32,6 +32,7 @@ from otel_revops.exporters.mongodb.documents import RecordDocuments, record_docu
 from otel_revops.exporters.mongodb.errors import describe, is_transient
 from otel_revops.exporters.mongodb.indexes import apply_index_changes, history_indexes, plan_index_changes
 from otel_revops.exporters.mongodb.writer import BatchProgress, ExecutionLogWriter
+from otel_revops.redacted import redact_batch, redactor_for
 
 __all__ = ["MongoLogRecordExporter"]
 
@@ -114,6 +115,7 @@ class MongoLogRecordExporter(Destination, LogRecordExporter):
         self._indexes_retry_at = 0.0
         self._failing = False
         self._closed = threading.Event()
+        self._redactor = redactor_for(settings)
         renew_after_fork(self._after_fork)
 
     @classmethod
@@ -173,6 +175,7 @@ class MongoLogRecordExporter(Destination, LogRecordExporter):
             return LogRecordExportResult.FAILURE
         deadline = time.monotonic() + self.settings.retry_deadline_ms / 1000
         try:
+            batch = redact_batch(batch, self._redactor)  # the SDK's processors hand on records not yet redacted
             refused = write_until(self, batch, deadline, stop=self._closed)
         except Exception as error:  # noqa: BLE001 - the exporter must never fail its caller
             warn(f"mongodb-internal-{id(self)}", f"MongoDB exporter error: {describe(error)}")
