@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pymongo import MongoClient
 from pymongo.collection import Collection
@@ -14,6 +13,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 
 from otel_revops.cli.errors import EXIT_FAILURE, EXIT_USAGE, CliError
 from otel_revops.config import Settings
+from otel_revops.redaction import mask_url_credentials
 
 __all__ = [
     "DEFAULT_DATABASE",
@@ -34,15 +34,7 @@ _TIMEOUTS = re.compile(r"\s*\(configured timeouts:[^)]*\)")
 
 def redact_uri(uri: str) -> str:
     """``uri`` with any password replaced by ``***``, for messages."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<unparseable URI>"
-    if parts.password is None:
-        return uri
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
+    return mask_url_credentials(uri)
 
 
 def describe_mongo_error(error: PyMongoError) -> str:

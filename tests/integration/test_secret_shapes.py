@@ -71,7 +71,7 @@ def stored(db: Database[dict[str, Any]], execution: ObjectId) -> dict[str, str]:
     return {"MongoDB history": json_util.dumps(history), "execution document": json_util.dumps(document)}
 
 
-START_UP = ["configure_logging", "otel_revops distro", "stock distro"]
+START_UP = ["configure_logging", "configure_logging, JSON console", "otel_revops distro", "stock distro"]
 
 
 @pytest.mark.parametrize("start_up", START_UP)
@@ -86,10 +86,11 @@ def test_no_secret_in_any_output(
     """Console, MongoDB history and execution document, file and OTLP: 0 secrets, every sentinel."""
     execution = ObjectId()
     path = tmp_path / "app.jsonl"
-    if start_up == "configure_logging":
+    if start_up.startswith("configure_logging"):
         settings = {
             "mongodb_uri": mongo_uri, "mongodb_database": mongo_db_name, "mongodb_upsert": True,
-            "otlp_endpoint": otlp_receiver.grpc_endpoint, "file_path": str(path), "console": "pretty",
+            "otlp_endpoint": otlp_receiver.grpc_endpoint, "file_path": str(path),
+            "console": "json" if "JSON" in start_up else "pretty",
         }  # fmt: skip
         result = run({}, "--configure", json.dumps(settings), "--execution", str(execution))
     else:
