@@ -71,11 +71,12 @@ class BridgeHandler(logging.Handler):
                     record.msg = redactor.value(record.msg)  # a dict or an object given as the message
             if record.args:
                 freeze_message(record)
-            if redactor is not None and type(record.msg) is str:
+            console = self.console
+            if redactor is not None and console is not None and type(record.msg) is str:
+                # The line is written here; the export thread redacts the message for everything else.
                 record.msg = redactor.text(record.msg)
             span_context = get_current_span().get_span_context()
             span = span_context if span_context.is_valid else None
-            console = self.console
             if console is not None:
                 base = record_properties(record, base)
                 if redactor is not None:

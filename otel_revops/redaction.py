@@ -47,30 +47,40 @@ DEFAULT_REDACT_KEYS: tuple[str, ...] = (
 )
 
 _MAX_DEPTH = 32
+# Arguments left as they are: their text is redacted in the message they are formatted into.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 _NORMALISE = str.maketrans("", "", "-_. ")
 _SECRET_WORDS = r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|credential)"
 
 # scheme://user:password@host — the password may hold an unescaped "@": the authority ends at the last one.
 _URL_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]+):[^/?#\s]*@")
 _Replacement = str | Callable[[re.Match[str]], str]
-_DETECTORS: tuple[tuple[re.Pattern[str], _Replacement], ...] = (
-    (re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----[\s\S]*?-----END \1-----"),
+_KEYWORDS = frozenset({"pass", "pwd", "secret", "token", "key", "credential"})
+# Each detector runs only when its text holds one of its words (lower-cased): most text holds none.
+_DETECTORS: tuple[tuple[frozenset[str], re.Pattern[str], _Replacement], ...] = (
+    (frozenset({"-----begin"}), re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----[\s\S]*?-----END \1-----"),
      rf"-----BEGIN \1-----{MASK}-----END \1-----"),
-    (_URL_CREDENTIALS, rf"\1:{MASK}@"),
-    (re.compile(r"(?i)\b(authorization[\"']?\s*[:=,]\s*[\"']?(?:(?:basic|bearer|digest|negotiate|token)\s+)?)[^\s,;\"']+"),
+    (frozenset({"://"}), _URL_CREDENTIALS, rf"\1:{MASK}@"),
+    (frozenset({"auth"}),
+     re.compile(r"(?i)\b(authorization[\"']?\s*[:=,]\s*[\"']?(?:(?:basic|bearer|digest|negotiate|token)\s+)?)[^\s,;\"']+"),
      rf"\1{MASK}"),
-    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), rf"\1{MASK}"),
-    (re.compile(r"\b(Basic\s+)(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{6,}={0,2}"), rf"\1{MASK}"),
-    (re.compile(rf"(?i)([?&][\w.-]*(?:{_SECRET_WORDS}|sig|signature|auth)=)[^&#\s]+"), rf"\1{MASK}"),
-    (re.compile(rf"""(?i)(["']?\b[\w.-]*{_SECRET_WORDS}[\w.-]*["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&"'}}\])]+)"""),
+    (frozenset({"bearer"}), re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), rf"\1{MASK}"),
+    (frozenset({"basic"}), re.compile(r"\b(Basic\s+)(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{6,}={0,2}"), rf"\1{MASK}"),
+    (_KEYWORDS | {"sig", "auth"},
+     re.compile(rf"(?i)([?&][\w.-]*(?:{_SECRET_WORDS}|sig|signature|auth)=)[^&#\s]+"), rf"\1{MASK}"),
+    (_KEYWORDS,
+     re.compile(rf"""(?i)(["']?\b[\w.-]*{_SECRET_WORDS}[\w.-]*["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&"'}}\])]+)"""),
      lambda m: _mask_value(m[1], m[2])),
-    (re.compile(r"\b((?:AKIA|ASIA)[A-Z0-9]{16})\b"), lambda m: str(m[1])[:4] + "*" * 16),
-    (re.compile(r"\b(eyJ[A-Za-z0-9_-]{4,})\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+"), rf"\1.{MASK}.{MASK}"),
+    (frozenset({"akia", "asia"}), re.compile(r"\b((?:AKIA|ASIA)[A-Z0-9]{16})\b"), lambda m: str(m[1])[:4] + "*" * 16),
+    (frozenset({"eyj"}), re.compile(r"\b(eyJ[A-Za-z0-9_-]{4,})\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+"),
+     rf"\1.{MASK}.{MASK}"),
 )  # fmt: skip
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-# Searched in the lower-cased text: most text holds none of these, and then no detector runs.
-_TRIGGER = re.compile(r"://|pass|pwd|secret|token|key|auth|bearer|basic|credential|sig|-----begin|eyj|akia|asia")
-_CARD_TRIGGER = re.compile(r"\d{4}")
+# Looked for in the lower-cased text (plain substring searches: cheaper than any regular expression).
+_WORDS = tuple(sorted(frozenset().union(*(words for words, _, _ in _DETECTORS))))
+_CARD_DIGITS = 13
+_DIGITS = b"0123456789"
+# Runs of digits with single spaces or dashes between them; each is judged by _mask_card.
+_CARD = re.compile(r"[0-9]{4}(?:[ -]?[0-9]){9,15}")
 # Text redacted recently, by its value: property values and messages repeat.
 _CACHE_LIMIT = 4096
 _CACHEABLE_LENGTH = 512
@@ -120,7 +130,10 @@ def _is_card(digits: str) -> bool:
 def _mask_card(match: re.Match[str]) -> str:
     text = match[0]
     digits = text.replace(" ", "").replace("-", "")
-    if not _is_card(digits):
+    start, end = match.span()
+    subject = match.string
+    joined = (start > 0 and subject[start - 1].isdigit()) or (end < len(subject) and subject[end].isdigit())
+    if joined or not _is_card(digits):
         return text
     return "*" * (len(digits) - 4) + digits[-4:]
 
@@ -164,11 +177,20 @@ class Redactor:
         if known is not None:
             return known
         masked = text
-        if _TRIGGER.search(text.lower()) is not None:
-            for pattern, replacement in _DETECTORS:
-                masked = pattern.sub(replacement, masked)
-        if len(text) >= 13 and _CARD_TRIGGER.search(text) is not None:
-            masked = _CARD.sub(_mask_card, masked)
+        lowered = text.lower()
+        found: set[str] | None = None
+        for word in _WORDS:
+            if word in lowered:
+                found = found or set()
+                found.add(word)
+        if found is not None:
+            for words, pattern, replacement in _DETECTORS:
+                if not words.isdisjoint(found):
+                    masked = pattern.sub(replacement, masked)
+        if len(text) >= _CARD_DIGITS:
+            encoded = text.encode("utf-8", "surrogatepass")
+            if len(encoded) - len(encoded.translate(None, _DIGITS)) >= _CARD_DIGITS:
+                masked = _CARD.sub(_mask_card, masked)
         if self._patterns is not None:
             masked = self._patterns.sub(REDACTED, masked)
         if len(text) <= _CACHEABLE_LENGTH:
@@ -195,7 +217,7 @@ class Redactor:
     def arguments(self, args: Any) -> Any:
         """A logging call's ``args`` (a tuple, or one mapping for ``%(name)s``) with their secrets redacted."""
         if isinstance(args, tuple):
-            return tuple(self.value(arg) for arg in args)
+            return tuple(arg if type(arg) in _PLAIN else self.value(arg) for arg in args)
         return self.value(args)
 
     def value(self, value: Any, key: Any = None) -> Any:
