@@ -11,6 +11,7 @@ and prints one JSON ``done`` line with the workers' pids and its peak RSS before
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import multiprocessing
@@ -21,6 +22,7 @@ import time
 import otel_revops
 
 log = logging.getLogger("faults.pool")
+HANG_SECONDS = 120
 
 
 def peak_rss_kb() -> int:
@@ -44,6 +46,7 @@ def log_task(task: tuple[str, str, int, int]) -> int:
 
 def configure_worker(uri: str, database: str, spool_dir: str) -> None:
     """The pool initializer of spawn and forkserver workers, which start without the parent's pipeline."""
+    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True)  # a worker that hangs shows where
     otel_revops.configure_logging(mongodb_uri=uri, mongodb_database=database, console="none", spool_dir=spool_dir)
 
 
@@ -65,6 +68,7 @@ def main() -> int:
         help="close() and join() the pool, or leave its with-block (which terminates the workers)",
     )  # fmt: skip
     args = parser.parse_args()
+    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True)  # a hang shows where, then ends the run
 
     pipeline = otel_revops.configure_logging(
         mongodb_uri=args.uri, mongodb_database=args.database, console="none", spool_dir=args.spool_dir
