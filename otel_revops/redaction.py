@@ -217,6 +217,8 @@ class Redactor:
     def arguments(self, args: Any) -> Any:
         """A logging call's ``args`` (a tuple, or one mapping for ``%(name)s``) with their secrets redacted."""
         if isinstance(args, tuple):
+            if all(type(arg) in _PLAIN for arg in args):
+                return args  # the usual call: nothing to walk, nothing to copy
             return tuple(arg if type(arg) in _PLAIN else self.value(arg) for arg in args)
         return self.value(args)
 

@@ -9,9 +9,7 @@ shut the pipeline down. The main program configures otel-revops (MongoDB, spool,
 from __future__ import annotations
 
 import atexit
-import json
 import logging
-import os
 import sys
 
 AT_EXIT_BASE = 10_000_000
@@ -28,13 +26,13 @@ def _log_at_exit() -> None:
     with otel_revops.execution_context(job_id=_setup["job_id"], execution_id=_setup["execution"]):
         for n in range(AT_EXIT_BASE, AT_EXIT_BASE + count):
             _log.info("exit handler record %d", n, extra={"n": n})
-    os.write(1, (json.dumps({"event": "done", "at_exit": count}) + "\n").encode())
+    emit("done", at_exit=count)
 
 
 atexit.register(_log_at_exit)
 
 import otel_revops  # noqa: E402 - the exit handler is registered before otel-revops is imported
-from tests.faults.apps.arguments import execution_parser  # noqa: E402
+from tests.faults.apps.common import emit, execution_parser  # noqa: E402
 
 
 def main() -> int:

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 import otel_revops
+from tests.faults.apps.common import emit
 
 log = logging.getLogger("faults.settings")
 RECORDS = 5
@@ -56,9 +57,9 @@ def main() -> int:
     cases = json.loads(args.cases)
     for index, case in enumerate(cases):
         outcome = run_case(case["env"], args.spool_dir, args.job_id, args.execution, index * RECORDS)
-        print(json.dumps({"event": "case", "case": case["case"], "start": index * RECORDS, **outcome}, default=str))
+        emit("case", case=case["case"], start=index * RECORDS, **outcome)
         sys.stdout.flush()
-    print(json.dumps({"event": "done", "cases": len(cases)}), flush=True)
+    emit("done", cases=len(cases))
     return 0
 
 

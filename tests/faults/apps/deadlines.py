@@ -10,20 +10,14 @@ just before the end (the test times the exit from it), and ``done`` after an exp
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 import time
 
 import otel_revops
+from tests.faults.apps.common import emit
 
 log = logging.getLogger("faults.deadlines")
-
-
-def emit(event: dict[str, object]) -> None:
-    """One JSON line on stdout, written at once."""
-    os.write(1, (json.dumps(event) + "\n").encode())
 
 
 def main() -> int:
@@ -52,12 +46,12 @@ def main() -> int:
                 break
             started = time.monotonic()
             flushed = otel_revops.force_flush(deadline)
-            emit({"event": "flushed", "deadline_ms": deadline, "seconds": time.monotonic() - started, "ok": flushed})
-    emit({"event": "ending", "logged": n})
+            emit("flushed", deadline_ms=deadline, seconds=time.monotonic() - started, ok=flushed)
+    emit("ending", logged=n)
     if args.end == "shutdown":
         started = time.monotonic()
         otel_revops.shutdown_logging()
-        emit({"event": "done", "logged": n, "seconds": time.monotonic() - started})
+        emit("done", logged=n, seconds=time.monotonic() - started)
     return 0
 
 

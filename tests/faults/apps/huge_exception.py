@@ -9,11 +9,11 @@ flush succeeded and the pipeline's counts.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 
 import otel_revops
+from tests.faults.apps.common import emit
 
 log = logging.getLogger("faults.huge_exception")
 
@@ -39,7 +39,7 @@ def main() -> int:
     flushed = pipeline.force_flush(60_000)
     stats = pipeline.stats()
     otel_revops.shutdown_logging()
-    print(json.dumps({"event": "done", "flushed": flushed, "stats": stats}, default=str), flush=True)
+    emit("done", flushed=flushed, stats=stats)
     return 0
 
 

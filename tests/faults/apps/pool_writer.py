@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
-import json
 import logging
 import multiprocessing
 import os
@@ -20,6 +19,7 @@ import sys
 import time
 
 import otel_revops
+from tests.faults.apps.common import emit
 
 log = logging.getLogger("faults.pool")
 HANG_SECONDS = 120
@@ -99,22 +99,16 @@ def main() -> int:
     flushed = pipeline.force_flush(120_000)
     stats = pipeline.stats()
     otel_revops.shutdown_logging()
-    print(
-        json.dumps(
-            {
-                "event": "done",
-                "logged": args.parent_records + args.tasks * args.records_per_task,
-                "worker_pids": sorted(set(pids)),
-                "parent_flushed": parent_flushed,
-                "flushed": flushed,
-                "seconds": round(time.monotonic() - started, 3),
-                "rss_start_kb": rss_start,
-                "rss_peak_kb": peak_rss_kb(),
-                "stats": stats,
-            },
-            default=str,
-        ),
-        flush=True,
+    emit(
+        "done",
+        logged=args.parent_records + args.tasks * args.records_per_task,
+        worker_pids=sorted(set(pids)),
+        parent_flushed=parent_flushed,
+        flushed=flushed,
+        seconds=round(time.monotonic() - started, 3),
+        rss_start_kb=rss_start,
+        rss_peak_kb=peak_rss_kb(),
+        stats=stats,
     )
     return 0
 

@@ -10,14 +10,13 @@ took.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
 import time
 
 import otel_revops
-from tests.faults.apps.arguments import execution_parser
+from tests.faults.apps.common import emit, execution_parser
 
 log = logging.getLogger("faults.reconfigure")
 
@@ -74,7 +73,7 @@ def main() -> int:
         "flushed": flushed,
         "stats": stats,
     }
-    print(json.dumps(done, default=str), flush=True)
+    emit(**done)
     return 0
 
 

@@ -11,7 +11,6 @@ leaving the context, the executions seen bound after leaving, and the pipeline's
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 import threading
@@ -19,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import otel_revops
-from tests.faults.apps.arguments import execution_parser
+from tests.faults.apps.common import emit, execution_parser
 
 log = logging.getLogger("faults.shared_context")
 
@@ -93,7 +92,7 @@ def main() -> int:
         "flushed": flushed,
         "stats": stats,
     }
-    print(json.dumps(done, default=str), flush=True)
+    emit(**done)
     return 0
 
 

@@ -8,16 +8,14 @@ the main thread until a line arrives on stdin. Then it flushes and prints one JS
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
 import sys
 import threading
 from types import FrameType
 
 import otel_revops
-from tests.faults.apps.arguments import execution_parser
+from tests.faults.apps.common import emit, execution_parser
 
 log = logging.getLogger("faults.signal")
 SIGNAL_BASE = 10_000_000
@@ -36,12 +34,12 @@ def main() -> int:
         with otel_revops.execution_context(job_id=args.job_id, execution_id=args.execution):
             log.warning("signal %d received", n, extra={"n": n})
         handled["count"] += 1
-        os.write(1, (json.dumps({"event": "signal", "count": handled["count"]}) + "\n").encode())
+        emit("signal", count=handled["count"])
 
     signal.signal(signal.SIGUSR1, on_signal)
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
-    os.write(1, b'{"event": "ready"}\n')
+    emit("ready")
     logged = 0
     with otel_revops.execution_context(job_id=args.job_id, execution_id=args.execution):
         while not stop.is_set():
@@ -50,8 +48,7 @@ def main() -> int:
     flushed = pipeline.force_flush(60_000)
     stats = pipeline.stats()
     otel_revops.shutdown_logging()
-    done = {"event": "done", "logged": logged, "signals": handled["count"], "flushed": flushed, "stats": stats}
-    os.write(1, (json.dumps(done, default=str) + "\n").encode())
+    emit("done", logged=logged, signals=handled["count"], flushed=flushed, stats=stats)
     return 0
 
 

@@ -10,7 +10,6 @@ deadline and exits. Prints JSON lines on stdout: ``ready`` (after configuring), 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import resource
@@ -18,9 +17,9 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
 
 import otel_revops
+from tests.faults.apps.common import emit
 
 log = logging.getLogger("faults.writer")
 
@@ -40,12 +39,6 @@ def peak_rss_kb() -> int:
     except OSError:
         pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-def emit(event: str, **fields: Any) -> None:
-    """One JSON line on stdout, flushed at once: the test reads it while this process runs."""
-    sys.stdout.write(json.dumps({"event": event, **fields}, default=str) + "\n")
-    sys.stdout.flush()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
