@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: Attribute prefixes the library and OTel add themselves; everything else is the user's property.
-INTERNAL_PREFIXES = ("code.", "exception.", "log.record.", "otel.", "thread.", "process.")
+INTERNAL_PREFIXES = ("code.", "exception.", "log.record.", "otel.", "otel_revops.", "thread.", "process.")
 # Each nested map costs three protobuf messages in OTLP; protobuf parsers stop at 100 (Python's
 # default), so deeper values are cut well before that.
 _MAX_DEPTH = 16

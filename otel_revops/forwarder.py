@@ -21,6 +21,7 @@ from opentelemetry._logs import LogRecord
 from opentelemetry.sdk._logs import Logger, LoggerProvider, ReadWriteLogRecord
 from opentelemetry.trace import SpanContext
 
+from otel_revops.categories import scope_name
 from otel_revops.child_processes import renew_after_fork
 from otel_revops.context import as_exporting_thread
 from otel_revops.diagnostics import warn
@@ -31,6 +32,8 @@ from otel_revops.translate import to_otel_record
 __all__ = ["RecordForwarder"]
 
 Item = tuple[logging.LogRecord, Mapping[str, Any], "SpanContext | None"]
+# Scopes are the registered loggers' names; the cache is held to this many all the same.
+_MAX_SCOPES = 1024
 
 
 def _writable(logger: Logger, record: LogRecord) -> LogRecord | ReadWriteLogRecord:
@@ -166,15 +169,20 @@ class RecordForwarder:
         record, base, span = item
         loggers = self._loggers
         try:
-            if record.name in loggers:
-                logger = loggers[record.name]
+            name = record.name
+            scope = scope_name(name)
+            if scope in loggers:
+                logger = loggers[scope]
             else:
-                created = self.provider.get_logger(record.name)
+                if len(loggers) >= _MAX_SCOPES:
+                    loggers.clear()
+                created = self.provider.get_logger(scope)
                 # A no-op logger (OTEL_SDK_DISABLED=true) exports nothing: skip the translation too.
-                logger = loggers[record.name] = created if isinstance(created, Logger) else None
+                logger = loggers[scope] = created if isinstance(created, Logger) else None
             if logger is not None:
-                writable = _writable(logger, to_otel_record(record, base, span, self.redactor, self.max_value_length))
-                logger.emit(writable)  # type: ignore[arg-type] # the SDK takes a ReadWriteLogRecord as is
+                category = name if scope != name else None
+                otel = to_otel_record(record, base, span, self.redactor, self.max_value_length, category)
+                logger.emit(_writable(logger, otel))  # type: ignore[arg-type] # the SDK takes a ReadWriteLogRecord as is
             self.forwarded += 1
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others
             self.failed += 1

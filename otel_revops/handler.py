@@ -20,7 +20,7 @@ from otel_revops.context import EXECUTION, EXPORTING, SUPPRESSED
 from otel_revops.diagnostics import warn
 from otel_revops.exporters.console import ConsoleWriter
 from otel_revops.forwarder import RecordForwarder
-from otel_revops.records import freeze_message, record_properties
+from otel_revops.records import adopt_properties_argument, freeze_message, record_properties
 from otel_revops.redaction import Redactor
 
 __all__ = ["BridgeHandler"]
@@ -63,6 +63,8 @@ class BridgeHandler(logging.Handler):
             if SUPPRESSED.get():
                 return
             base = EXECUTION.get()
+            if record.args:
+                adopt_properties_argument(record)
             redactor = self.redactor
             if redactor is not None:
                 if record.args:

@@ -1,7 +1,8 @@
 """Bound loggers: stdlib-compatible methods that also take properties as keyword arguments.
 
-``log.info("Executing job with jitter", jobId=job_id, jitterMs=120)`` — keyword arguments, ``extra=``
-and the logger's bound properties all become the record's properties (any name is allowed, even
+``log.info("Executing job with jitter", jobId=job_id, jitterMs=120)`` — keyword arguments, a mapping
+given after the message as the original wrote it (``log.info("Syncing", {"entity": "contacts"})``),
+``extra=`` and the logger's bound properties all become the record's properties (any name is allowed, even
 ``name`` or ``message``, which stdlib ``extra=`` refuses). ``bind()``/``child()`` return a new logger
 with more properties; the parent's are kept.
 """
@@ -12,8 +13,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from otel_revops.categories import Category, category_name
 from otel_revops.config import LEVEL_NAMES
-from otel_revops.records import PROPS_ATTR
+from otel_revops.records import PROPS_ATTR, properties_argument
 
 __all__ = ["BoundLogger", "get_execution_logger", "get_logger", "get_sync_logger"]
 
@@ -75,7 +77,11 @@ class BoundLogger:
         if not self._gate.isEnabledFor(level):
             return
         merged = self._props
-        if extra or props:
+        mapping = properties_argument(msg, args) if args else None
+        if mapping is not None:
+            args = ()
+            merged = {**merged, **(extra or {}), **mapping, **props}
+        elif extra or props:
             merged = {**merged, **(extra or {}), **props}
         self._logger._log(
             level,
@@ -193,16 +199,14 @@ class BoundLogger:
     ) -> None:
         """Log at ``level``: a stdlib number, or a name as the original's ``log(level, message, metadata)``.
 
-        With a level name, a single mapping after the message is taken as the metadata (properties).
+        As with every method, a single mapping after a message with no ``%(name)`` placeholder is the
+        metadata (properties).
         """
         if isinstance(level, str):
             number = LEVEL_NAMES.get(level.strip().lower())
             if number is None:
                 number = logging.INFO
                 props = {**props, "requestedLevel": level}
-            if len(args) == 1 and isinstance(args[0], Mapping):
-                props = {**args[0], **props}
-                args = ()
             level = number
         self._emit(level, msg, args, exc_info, stack_info, stacklevel, extra, props)
 
@@ -210,9 +214,13 @@ class BoundLogger:
         return f"<BoundLogger {self.name} {self._props!r}>"
 
 
-def get_logger(name: str | None = None, **props: Any) -> BoundLogger:
-    """A bound logger for category ``name`` (the root logger when None) with ``props`` bound."""
-    return BoundLogger(logging.getLogger(name), props)
+def get_logger(name: Category | None = None, **props: Any) -> BoundLogger:
+    """A bound logger for category ``name`` (the root logger when None) with ``props`` bound.
+
+    ``name`` is a dotted string or, as in LogTape, a sequence of parts: ``get_logger(["inngest", "sync"])``
+    is ``get_logger("inngest.sync")``.
+    """
+    return BoundLogger(logging.getLogger(category_name(name)), props)
 
 
 def get_sync_logger(entity: str | None = None) -> BoundLogger:

@@ -18,7 +18,8 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,14 @@ from otel_revops.forwarder import RecordForwarder
 from otel_revops.handler import BridgeHandler
 from otel_revops.redacted import redactor_for
 
-__all__ = ["LoggingPipeline", "configure_logging", "current_pipeline", "force_flush", "shutdown_logging"]
+__all__ = [
+    "LoggingPipeline",
+    "configure_logging",
+    "current_pipeline",
+    "force_flush",
+    "pipeline_for_a_block",
+    "shutdown_logging",
+]
 
 _lock = threading.RLock()
 _current: LoggingPipeline | None = None
@@ -249,10 +257,44 @@ def configure_logging(
     A bad value raises :class:`~otel_revops.config.ConfigurationError` before anything changes.
     Calling it again replaces the previous pipeline; no record logged meanwhile, on any thread, is lost.
     """
+    pipeline, previous = _install(Settings.resolve(**settings), exporters, processors)
+    if previous is not None:
+        previous.shutdown()
+    return pipeline
+
+
+@contextmanager
+def pipeline_for_a_block(
+    *,
+    exporters: Sequence[LogRecordExporter | Destination] = (),
+    processors: Sequence[LogRecordProcessor] = (),
+    **settings: Any,
+) -> Iterator[LoggingPipeline]:
+    """A pipeline configured as by :func:`configure_logging` for the ``with`` block, then shut down; the
+    pipeline running before it (left running meanwhile, its handler passing records on) is put back."""
     global _current
-    resolved = Settings.resolve(**settings)
+    pipeline, previous = _install(Settings.resolve(**settings), exporters, processors)
+    try:
+        yield pipeline
+    finally:
+        with _lock:
+            if _current is pipeline:
+                if previous is not None and not previous._closed:
+                    previous.handler.successor = None
+                    previous.forwarder.successor = None
+                    previous.install(replacing=pipeline)
+                _current = previous
+        pipeline.shutdown()
+
+
+def _install(
+    settings: Settings,
+    exporters: Sequence[LogRecordExporter | Destination],
+    processors: Sequence[LogRecordProcessor],
+) -> tuple[LoggingPipeline, LoggingPipeline | None]:
+    global _current
     with _lock:
-        pipeline = LoggingPipeline(resolved, exporters, processors)
+        pipeline = LoggingPipeline(settings, exporters, processors)
         previous = _current
         pipeline.install(replacing=previous)
         _current = pipeline
@@ -260,9 +302,7 @@ def configure_logging(
         # libraries (pymongo joins its monitor threads at exit), starts the clock of the exit deadline.
         atexit.unregister(_exit_begins)
         atexit.register(_exit_begins)
-    if previous is not None:
-        previous.shutdown()
-    return pipeline
+    return pipeline, previous
 
 
 def current_pipeline() -> LoggingPipeline | None:

@@ -10,7 +10,16 @@ from typing import Any
 
 from otel_revops.values import safe_repr, safe_str
 
-__all__ = ["PROPS_ATTR", "STANDARD_ATTRS", "exception_text", "freeze_message", "record_message", "record_properties"]
+__all__ = [
+    "PROPS_ATTR",
+    "STANDARD_ATTRS",
+    "adopt_properties_argument",
+    "exception_text",
+    "freeze_message",
+    "properties_argument",
+    "record_message",
+    "record_properties",
+]
 
 #: Attribute a bound logger stores its properties under, so that any name is allowed as a property
 #: (stdlib ``extra=`` refuses names such as ``name`` or ``message``).
@@ -23,6 +32,27 @@ STANDARD_ATTRS: frozenset[str] = frozenset(vars(logging.LogRecord("", 0, "", 0, 
     PROPS_ATTR,
 }
 _STANDARD_COUNT = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+
+
+def properties_argument(msg: Any, args: Any) -> Mapping[str, Any] | None:
+    """The original's call form, ``log.info("Syncing", {"entity": "contacts"})``: the mapping given as the
+    only argument after a message with no ``%(name)`` placeholder, which is then the record's properties;
+    else None. With such placeholders (``"Syncing %(entity)s"``) it is the stdlib's mapping form, formatted
+    as usual (a mapping is only ever formatted by name)."""
+    if isinstance(args, tuple) and len(args) == 1:
+        args = args[0]
+    if not isinstance(args, Mapping) or not args or type(msg) is not str or "%(" in msg:
+        return None
+    return args
+
+
+def adopt_properties_argument(record: logging.LogRecord) -> None:
+    """Move a :func:`properties_argument` of ``record`` into its properties (after a bound logger's)."""
+    mapping = properties_argument(record.msg, record.args)
+    if mapping is not None:
+        bound = record.__dict__.get(PROPS_ATTR)
+        record.__dict__[PROPS_ATTR] = {**bound, **mapping} if bound else dict(mapping)
+        record.args = None
 
 
 def record_properties(record: logging.LogRecord, base: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,9 +8,10 @@ Capture the records your code logs, as plain dicts::
         run_my_job()
     assert captured.messages() == ["Job execution started: incremental sync"]
 
-or with the ``capture_logs`` pytest fixture (``pytest_plugins = ["otel_revops.testing"]`` in your
-``conftest.py``). Drive an Inngest function through the SDK's real HTTP handler — every request,
-replay and retry the Inngest executor would make — and assert on its logs::
+or with the ``capture_logs`` pytest fixture, available in every test once otel-revops is installed
+(its pytest plugin, :mod:`otel_revops.pytest_plugin`, is registered by the package). Drive an Inngest
+function through the SDK's real HTTP handler — every request, replay and retry the Inngest executor
+would make — and assert on its logs::
 
     result = drive_function(client, sync_contacts, {"name": "revops/sync.requested", "data": {...}})
     assert result.status == "completed"
@@ -20,7 +21,6 @@ Flask, FastAPI and the Inngest SDK are imported only when a run needs them.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,6 +33,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.trace import format_span_id, format_trace_id
 
 from otel_revops.attributes import user_properties
+from otel_revops.categories import record_category
 from otel_revops.exporters.console import severity_to_level
 from otel_revops.integrations.inngest_executor import (
     ExecutorError,
@@ -42,7 +43,7 @@ from otel_revops.integrations.inngest_executor import (
     drive_function_async,
     serve_functions,
 )
-from otel_revops.pipeline import LoggingPipeline, configure_logging, current_pipeline, shutdown_logging
+from otel_revops.pipeline import LoggingPipeline, pipeline_for_a_block
 
 __all__ = [
     "ExecutorError",
@@ -90,7 +91,7 @@ def record_to_dict(readable: ReadableLogRecord) -> dict[str, Any]:
         "level": logging.getLevelName(severity_to_level(severity)).lower(),
         "severity_number": severity,
         "severity_text": record.severity_text,
-        "category": readable.instrumentation_scope.name if readable.instrumentation_scope else "",
+        "category": record_category(readable),
         "timestamp": datetime.fromtimestamp(nanos / 1e9, tz=timezone.utc),
         "properties": user_properties(attributes),
         "attributes": attributes,
@@ -163,28 +164,12 @@ class LogCapture:
 
 @contextmanager
 def capture_logs(**settings: Any) -> Iterator[LogCapture]:
-    """Configure logging with an in-memory exporter for the block; shut the pipeline down after.
+    """Capture what is logged in the block with an in-memory exporter; afterwards the pipeline that was
+    running before (if any) is back, as it was.
 
     ``settings`` go to :func:`~otel_revops.configure_logging` (the console is off unless you set
-    ``console``); exporters configured from the environment are active too. It replaces any pipeline
-    configured before.
+    ``console``); exporters configured from the environment are active too.
     """
     exporter = InMemoryLogExporter()
-    pipeline = configure_logging(exporters=[exporter], **{"console": "none", **settings})
-    try:
+    with pipeline_for_a_block(exporters=[exporter], **{"console": "none", **settings}) as pipeline:
         yield LogCapture(pipeline, exporter)
-    finally:
-        if current_pipeline() is pipeline:
-            shutdown_logging()
-        else:
-            pipeline.shutdown()
-
-
-if importlib.util.find_spec("pytest") is not None:
-    import pytest
-
-    @pytest.fixture(name="capture_logs")
-    def _capture_logs_fixture() -> Iterator[LogCapture]:
-        """Records exported while the test runs, as plain dicts (see :func:`capture_logs`)."""
-        with capture_logs() as captured:
-            yield captured

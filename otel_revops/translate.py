@@ -13,6 +13,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
 
 from otel_revops.attributes import RECORD_UID, level_severity_number, level_severity_text, new_record_uid, to_any_value
+from otel_revops.categories import CATEGORY_ATTR
 from otel_revops.records import record_message, record_properties
 from otel_revops.redacted import RedactedLogRecord
 from otel_revops.redaction import Redactor
@@ -43,12 +44,13 @@ def to_otel_record(
     span: SpanContext | None,
     redactor: Redactor | None = None,
     max_length: int | None = None,
+    category: str | None = None,
 ) -> LogRecord:
     """The OTel record for ``record``: body, severity, timestamp, trace ids, the user's properties
     (``base`` = execution context, then ``extra=`` and bound properties) as attributes, ``code.*``,
     ``exception.*`` and a fixed ``log.record.uid``; secrets masked by ``redactor``; the message and string
     values (keys, exception type, message and stack trace too) longer than ``max_length`` characters
-    cut with a marker."""
+    cut with a marker; ``category``, when the record's scope is only its static part, as ``otel_revops.category``."""
     properties = record_properties(record, base)
     if redactor is not None:
         properties = redactor.properties(properties)
@@ -68,6 +70,8 @@ def to_otel_record(
                 attributes[key] = redactor.text(str(attributes[key]))
     if record.stack_info:
         attributes["code.stacktrace"] = cut_text(valid_text(record.stack_info), max_length)
+    if category is not None:
+        attributes[CATEGORY_ATTR] = category
     attributes[RECORD_UID] = new_record_uid(record.created)
     context = set_span_in_context(NonRecordingSpan(span), Context()) if span is not None else None
     record_type = LogRecord if redactor is None else RedactedLogRecord

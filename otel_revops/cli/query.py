@@ -153,12 +153,15 @@ def level_counts_pipeline(match: Mapping[str, Any]) -> list[Document]:
 
 
 def category_counts_pipeline(match: Mapping[str, Any], limit: int) -> list[Document]:
-    """The ``limit`` categories with the most records: total, warnings and errors (error and above)."""
+    """The ``limit`` categories with the most records: total, warnings and errors (error and above).
+
+    Categories are grouped by their static part (``scope``, stored when it differs from the category),
+    so that the executions of ``inngest.execution.<job>.<execution>`` make one row."""
     return [
         {"$match": dict(match)},
         {
             "$group": {
-                "_id": "$category",
+                "_id": {"$ifNull": ["$scope", "$category"]},
                 "count": {"$sum": 1},
                 "warnings": {
                     "$sum": {

@@ -14,6 +14,8 @@ from typing import Any
 
 from otel_revops.config import LEVEL_NAMES
 from otel_revops.exporters.console import severity_to_level
+from otel_revops.exporters.mongodb.documents import safe_key
+from otel_revops.exporters.mongodb.nesting import logged_properties
 from otel_revops.rendering import EMOJI_GLYPHS, PLAIN, Glyphs, Palette, render_json, render_pretty
 
 __all__ = ["RecordView", "format_time", "record_view", "render_record"]
@@ -58,9 +60,13 @@ def _exception_text(document: Mapping[str, Any]) -> str | None:
 
 def record_view(document: Mapping[str, Any]) -> RecordView:
     """What the console needs from one history document (``timestamp``, ``level``, ``category``,
-    ``message``, ``metadata``, ``exception``, ``traceId``, ``spanId``); missing fields are tolerated."""
+    ``message``, ``metadata`` with its ``metadataKeys``, ``exception``, ``traceId``, ``spanId``): the
+    properties as they were logged; missing fields are tolerated."""
     metadata = document.get("metadata")
     properties = dict(metadata) if isinstance(metadata, Mapping) else {}
+    logged_keys = document.get("metadataKeys")
+    if isinstance(logged_keys, list):
+        properties = logged_properties(properties, logged_keys, safe_key)
     category = properties.pop("category", None)
     if isinstance(document.get("category"), str):
         category = document["category"]

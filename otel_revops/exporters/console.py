@@ -20,6 +20,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.trace import SpanContext, format_span_id, format_trace_id
 
 from otel_revops.attributes import user_properties
+from otel_revops.categories import record_category
 from otel_revops.config import ColorMode, ConfigurationError, ConsoleMode, Settings
 from otel_revops.records import exception_text, record_message
 from otel_revops.redacted import redact_batch, redactor_for
@@ -209,7 +210,7 @@ class ConsoleLogRecordExporter(LogRecordExporter):
         attributes = dict(record.attributes or {})
         created = (record.timestamp or record.observed_timestamp or 0) / 1e9
         level = severity_to_level(record.severity_number.value if record.severity_number else None)
-        category = readable.instrumentation_scope.name if readable.instrumentation_scope else ""
+        category = record_category(readable)
         message = "" if record.body is None else str(record.body)
         stacktrace = attributes.get("exception.stacktrace")
         exception = stacktrace if isinstance(stacktrace, str) else None

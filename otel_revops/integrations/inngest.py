@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import inngest
 
+from otel_revops.categories import Category, category_name
 from otel_revops.config import parse_bool
 from otel_revops.context import EXECUTION, SUPPRESSED, bind_execution, suppressed
 from otel_revops.loggers import BoundLogger
@@ -68,7 +69,7 @@ else:  # subscripting LoggerAdapter at run time needs Python 3.11
 
 class InngestLogger(BoundLogger, _LoggerAdapter):  # type: ignore[override]
     """The logger to give ``inngest.Inngest(logger=...)``: a :class:`~otel_revops.loggers.BoundLogger` on
-    category ``inngest`` (or ``category``) with ``bindings`` as properties.
+    category ``inngest`` (or ``category``, a dotted string or a sequence of parts) with ``bindings`` as properties.
 
     ``child(**bindings)`` returns another ``InngestLogger`` keeping this one's bindings. It is a
     :class:`logging.LoggerAdapter` only so that the SDK's type for ``logger`` accepts it; logging goes
@@ -78,8 +79,8 @@ class InngestLogger(BoundLogger, _LoggerAdapter):  # type: ignore[override]
     # The `type: ignore` above: BoundLogger exposes `logger` read-only while LoggerAdapter declares a
     # writable attribute; nothing assigns it.
 
-    def __init__(self, category: str = "inngest", /, **bindings: Any) -> None:
-        BoundLogger.__init__(self, logging.getLogger(category), bindings)
+    def __init__(self, category: Category = "inngest", /, **bindings: Any) -> None:
+        BoundLogger.__init__(self, logging.getLogger(category_name(category)), bindings)
         # What LoggerAdapter.process() hands on as `extra=`, for code that drives the adapter API.
         self.extra = dict(bindings)
 

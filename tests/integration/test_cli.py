@@ -512,7 +512,60 @@ class TestExecutions:
         assert "otel-revops doctor" in result.stderr
 
 
+    def test_dotted_keys_are_nested_queryable_and_printed_as_logged(
+        self, cli: Cli, mongo_uri: str, mongo_db: Database[Document]
+    ) -> None:
+        """``inngest.run_id`` is stored as ``metadata.inngest.run_id`` (found by a query on that path, in the
+        history and in the execution's ``logs``); a key that is a leaf and a parent (``a``, ``a.b``) keeps both;
+        the command prints the console's bytes, key order included, and ``--json`` the keys as logged."""
+        console = io.StringIO()
+        otel_revops.configure_logging(
+            mongodb_uri=mongo_uri,
+            mongodb_database=mongo_db.name,
+            mongodb_upsert=True,
+            console_stream=console,
+            console_colors="never",
+        )
+        with otel_revops.execution_context(execution_id=str(HUBSPOT_RUN), job_id="sync-hubspot"):
+            log.info(
+                "Run step",
+                extra={"inngest.run_id": "run-7", "zeta": 1, "inngest.attempt": 2, "a": 1, "a.b": 2, "x..y": 3},
+            )
+            otel_revops.get_execution_logger("sync-hubspot", str(HUBSPOT_RUN)).info("Chunk", {"entity": "contacts"})
+        assert otel_revops.force_flush(10_000)
+        otel_revops.shutdown_logging()
+
+        step = mongo_db["execution_logs"].find_one({"metadata.inngest.run_id": "run-7"})
+        assert step is not None
+        assert step["metadata"]["inngest"] == {"run_id": "run-7", "attempt": 2}
+        assert (step["metadata"]["a"], step["metadata"]["a\uff0eb"], step["metadata"]["x\uff0e\uff0ey"]) == (1, 2, 3)
+        assert mongo_db["job_executions"].count_documents({"logs.metadata.inngest.run_id": "run-7"}) == 1
+        result = cli("logs", str(HUBSPOT_RUN))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == console.getvalue()
+        first, chunk = (json.loads(line) for line in cli("logs", str(HUBSPOT_RUN), "--json").stdout.splitlines())
+        assert list(first["properties"]) == [
+            "jobId", "executionId", "inngest.run_id", "zeta", "inngest.attempt", "a", "a.b", "x..y"
+        ]  # fmt: skip
+        assert first["properties"]["inngest.run_id"] == "run-7"
+        assert (chunk["category"], chunk["properties"]["entity"]) == (f"inngest.execution.sync-hubspot.{HUBSPOT_RUN}", "contacts")
+
+
 class TestStats:
+    def test_execution_categories_are_one_row(self, cli: Cli, mongo_uri: str, mongo_db: Database[Document]) -> None:
+        """Records of many executions' loggers are counted under their static category ``inngest.execution``."""
+        otel_revops.configure_logging(mongodb_uri=mongo_uri, mongodb_database=mongo_db.name, console="none")
+        for n in range(5):
+            otel_revops.get_execution_logger("sync-job", f"exe-{n}").info("Execution step")
+        otel_revops.get_sync_logger("contacts").info("Synced", executionId="exe-0")
+        assert otel_revops.force_flush(10_000)
+        otel_revops.shutdown_logging()
+        stats = json.loads(cli("stats", "--json").stdout)
+        assert [(c["category"], c["count"]) for c in stats["categories"]] == [
+            ("inngest.execution", 5),
+            ("inngest.sync.contacts", 1),
+        ]
+
     def test_counts_top_errors_and_busiest_executions(self, cli: Cli, mongo_db: Database[Document]) -> None:
         """Counts by level and category, errors ranked by frequency, executions by volume; old records left out."""
         now = datetime.now(timezone.utc)
@@ -619,16 +672,17 @@ class TestPrune:
 
 class TestEnsureIndexes:
     def test_creates_then_finds_then_retimes(self, cli: Cli, mongo_db: Database[Document]) -> None:
-        """Creates the three indexes with the retention's TTL, finds them next time, follows a new retention."""
+        """Creates the four indexes with the retention's TTL, finds them next time, follows a new retention."""
         first = cli("ensure-indexes")
         assert first.returncode == 0, first.stderr
-        assert first.stdout.count("  created: ") == 3
+        assert first.stdout.count("  created: ") == 4
         info = mongo_db.execution_logs.index_information()
         assert info["timestamp_1"]["expireAfterSeconds"] == 30 * 86_400
         assert info["executionId_1_timestamp_1"]["key"] == [("executionId", 1), ("timestamp", 1)]
         assert info["jobId_1_timestamp_-1"]["key"] == [("jobId", 1), ("timestamp", -1)]
+        assert info["metadata.inngest.run_id_1"]["key"] == [("metadata.inngest.run_id", 1)]
 
-        assert cli("ensure-indexes").stdout.count("  present: ") == 3
+        assert cli("ensure-indexes").stdout.count("  present: ") == 4
 
         week = cli("ensure-indexes", env_extra={"OTEL_REVOPS_MONGODB_RETENTION_DAYS": "7"})
         assert "updated: timestamp_1 expiry 30 days → 7 days" in week.stdout
@@ -657,7 +711,7 @@ class TestDoctor:
         lines = result.stdout.splitlines()
         assert any(line.startswith("OK    MongoDB reachable:") for line in lines)
         assert f"OK    MongoDB writable: inserted and deleted a probe in {mongo_db.name}.execution_logs" in lines
-        assert "OK    history indexes: 3 present, records kept 30 days" in lines
+        assert "OK    history indexes: 4 present, records kept 30 days" in lines
         assert any(line.startswith("OK    OTLP endpoint:") for line in lines)
         assert mongo_db.execution_logs.count_documents({}) == 0
         assert result.returncode == 0, result.stdout

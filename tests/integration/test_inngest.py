@@ -25,7 +25,6 @@ from pymongo.database import Database
 
 import otel_revops
 from otel_revops.config import ConfigurationError
-from otel_revops.exporters.mongodb.documents import safe_key
 from otel_revops.integrations.inngest import (
     REPLAY_SAFE_ENV,
     ExecutionContextMiddleware,
@@ -226,8 +225,11 @@ def exactly_once(names: list[str]) -> collections.Counter[str]:
 
 
 def stored(doc: dict[str, Any], key: str) -> Any:
-    """A metadata value of a stored record, under the key the exporter stores ``key`` as."""
-    return doc["metadata"][safe_key(key)]
+    """A metadata value of a stored record: a dotted key is stored nested (``inngest.run_id`` under ``inngest``)."""
+    value = doc["metadata"]
+    for part in key.split("."):
+        value = value[part]
+    return value
 
 
 class TestExactlyOnce:

@@ -86,8 +86,8 @@ class TestDemo:
         assert started["metadata"]["syncMode"] == "incremental"
         failed = document["logs"][5]
         assert failed["exception"]["type"] == "CRMUnavailableError"
-        assert failed["metadata"]["inngest．attempt"] == 0
-        assert document["logs"][6]["metadata"]["inngest．attempt"] == 1
+        assert failed["metadata"]["inngest"]["attempt"] == 0
+        assert document["logs"][6]["metadata"]["inngest"]["attempt"] == 1
         assert f"History: {len(STORY)} records in execution_logs for execution {document['_id']}" in completed.stdout
 
     def test_demo_writes_to_the_configured_mongodb(self, mongo_uri: str, mongo_db: Database[dict[str, Any]]) -> None:

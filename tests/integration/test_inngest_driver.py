@@ -24,6 +24,7 @@ import otel_revops
 from otel_revops.integrations.inngest import ExecutionContextMiddleware, InngestLogger
 from otel_revops.testing import (
     ExecutorError,
+    InMemoryLogExporter,
     capture_logs,
     drive_function,
     drive_function_async,
@@ -234,19 +235,54 @@ class TestCaptureLogs:
         assert only_job == ["Missed scheduled run", "Chunk failed"]
         assert otel_revops.current_pipeline() is None
 
+    def test_the_pipeline_running_before_is_back_afterwards(self) -> None:
+        """A capture inside a configured application takes the records of its block only; afterwards the
+        application's own pipeline is current again and receives what is logged."""
+        own = InMemoryLogExporter()
+        pipeline = otel_revops.configure_logging(exporters=[own], console="none", log_level="info")
+        log.info("before the capture")
+        with capture_logs(log_level="debug") as captured:
+            log.debug("inside the capture")
+            inside = captured.messages()
+        log.debug("after, below the application's level")
+        log.info("after the capture")
+        assert otel_revops.current_pipeline() is pipeline
+        pipeline.force_flush()
+        assert inside == ["inside the capture"]
+        assert [r["message"] for r in own.records()] == ["before the capture", "after the capture"]
+
     def test_pytest_fixture_for_users(self, tmp_path: Path) -> None:
-        """A user's suite with ``pytest_plugins = ["otel_revops.testing"]`` gets the ``capture_logs`` fixture."""
-        (tmp_path / "conftest.py").write_text('pytest_plugins = ["otel_revops.testing"]\n')
+        """A user's suite gets the ``capture_logs`` fixture with no configuration (the package's pytest
+        plugin), and the pipeline its conftest configured is back after each test."""
+        (tmp_path / "conftest.py").write_text(
+            textwrap.dedent(
+                """
+                import otel_revops
+                from otel_revops.testing import InMemoryLogExporter
+
+                SUITE = InMemoryLogExporter()
+                otel_revops.configure_logging(exporters=[SUITE], console="none")
+                """
+            )
+        )
         (tmp_path / "test_user.py").write_text(
             textwrap.dedent(
                 """
                 import logging
+
+                import otel_revops
+                from conftest import SUITE
 
                 def test_job_logs(capture_logs):
                     logging.getLogger("user.job").info("Job execution started", extra={"syncMode": "full"})
                     (record,) = capture_logs.records()
                     assert record["message"] == "Job execution started"
                     assert record["properties"] == {"syncMode": "full"}
+
+                def test_suite_pipeline_is_back():
+                    logging.getLogger("user.job").info("outside any capture")
+                    otel_revops.force_flush()
+                    assert [r["message"] for r in SUITE.records()] == ["outside any capture"]
                 """
             )
         )
@@ -262,4 +298,4 @@ class TestCaptureLogs:
             check=False,
         )
         assert completed.returncode == 0, completed.stdout + completed.stderr
-        assert "1 passed" in completed.stdout
+        assert "2 passed" in completed.stdout

@@ -28,6 +28,7 @@ from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStart
 
 import otel_revops
 from otel_revops import configure_logging, execution_context, get_execution_logger
+from otel_revops.categories import record_category
 from otel_revops.config import ConfigurationError
 from otel_revops.exporters.mongodb import MongoLogRecordExporter
 from otel_revops.exporters.mongodb.documents import record_documents
@@ -133,8 +134,7 @@ class CapturingExporter(LogRecordExporter):
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         for record in batch:
-            scope = record.instrumentation_scope
-            self.records.append((scope.name if scope else "", str(record.log_record.body)))
+            self.records.append((record_category(record), str(record.log_record.body)))
         return LogRecordExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -382,7 +382,7 @@ class TestStoredDocuments:
         odd, long_message, after = execution(mongo_db, execution_id)["logs"]
         metadata = odd["metadata"]
         assert metadata["\uff04where"] == "sleep(1000)"
-        assert metadata["a\uff0eb"] == {"\uff04gt": {"c\uff0ed": 1}}
+        assert metadata["a"]["b"] == {"\uff04gt": {"c\uff0ed": 1}}
         assert metadata["nul\u2400key"] == 1
         assert metadata["thing"] == "opaque!"
         assert sorted(metadata["tags"]) == ["x", "y"]

@@ -378,7 +378,7 @@ class TestRecordDocuments:
         assert documents is not None
         metadata = documents.entry["metadata"]
         assert metadata["\uff04where"] == "1"
-        assert metadata["a\uff0eb"] == {"\uff04c": [1, {"d\uff0ee": 2}]}
+        assert metadata["a"] == {"b": {"\uff04c": [1, {"d\uff0ee": 2}]}}
         assert metadata["blob"] == b"\x00\x01"
         assert metadata["big"] == str(2**80)
         assert encodable(documents.history)
@@ -401,3 +401,49 @@ class TestRecordDocuments:
         assert documents is not None
         assert documents.entry["message"] == "still here"
         assert len(bson.encode(documents.history)) < 200 * 1024
+
+
+class TestDottedKeys:
+    """Dotted keys nest; a key that is a leaf and a parent keeps both; the logged keys are kept when renamed."""
+
+    @staticmethod
+    def stored(properties: dict[str, object]) -> tuple[dict[str, object], object]:
+        documents = record_documents(readable(properties=properties))
+        assert documents is not None
+        metadata = dict(documents.history["metadata"])
+        metadata.pop("category")
+        return metadata, documents.history.get("metadataKeys")
+
+    def test_dotted_keys_nest_in_order(self) -> None:
+        metadata, keys = self.stored({"inngest.run_id": "r", "n": 1, "inngest.fn.id": "f"})
+        assert list(metadata) == ["jobId", "executionId", "inngest", "n"]
+        assert metadata["inngest"] == {"run_id": "r", "fn": {"id": "f"}}
+        assert keys == ["jobId", "executionId", "inngest.run_id", "n", "inngest.fn.id"]
+
+    @pytest.mark.parametrize(
+        ("properties", "expected"),
+        [
+            ({"a": 1, "a.b": 2}, {"a": 1, "a\uff0eb": 2}),
+            ({"a.b": 2, "a": 1}, {"a\uff0eb": 2, "a": 1}),
+            ({"a.b": 1, "a.b.c": 2}, {"a": {"b": 1}, "a\uff0eb\uff0ec": 2}),
+            ({"a..b": 1, ".c": 2, "d.": 3}, {"a\uff0e\uff0eb": 1, "\uff0ec": 2, "d\uff0e": 3}),
+            ({"$a.$b": 1, "n\x00.m": 2}, {"\uff04a": {"\uff04b": 1}, "n\u2400": {"m": 2}}),
+        ],
+    )
+    def test_leaf_and_parent_keep_both(self, properties: dict[str, object], expected: dict[str, object]) -> None:
+        metadata, keys = self.stored(properties)
+        assert {k: v for k, v in metadata.items() if k not in ("executionId", "jobId")} == expected
+        assert keys == ["jobId", "executionId", *properties]
+
+    def test_plain_keys_store_no_key_list(self) -> None:
+        assert self.stored({"entity": "contacts"})[1] is None
+
+    def test_the_cli_view_gives_back_the_logged_properties(self) -> None:
+        from otel_revops.cli.render import record_view
+
+        properties = {"inngest.run_id": "r", "a": 1, "a.b": 2, "$x": 3, "inngest.attempt": 0}
+        documents = record_documents(readable(properties=properties))
+        assert documents is not None
+        view = record_view(documents.history)
+        assert view.properties == {"jobId": JOB_ID, "executionId": EXECUTION_ID, **properties}
+        assert list(view.properties) == ["jobId", "executionId", *properties]

@@ -135,3 +135,65 @@ class TestOriginalHelpers:
         get_execution_logger("j", "e").warning("hidden")
         get_execution_logger("j", "e").error("shown")
         assert [r["message"] for r in _records(console)] == ["shown"]
+
+
+class TestOriginalCallStyles:
+    """The TypeScript system's calls, ported literally, keep their data."""
+
+    def test_a_mapping_after_the_message_is_the_properties(self) -> None:
+        """``logger.info(message, {...})`` — the original's main form — on a bound and on a stdlib logger:
+        the mapping is the record's properties, exported and stored, and the message is kept as written."""
+        from otel_revops.testing import capture_logs
+
+        with capture_logs() as captured:
+            get_sync_logger().info("Starting chunked sync for entity", {"jobId": "j-9", "entity": "contacts"})
+            logging.getLogger("plain").warning("Rate limited 100% of the time", {"retryAfterMs": 250})
+            get_logger("b", bound=1).info("Keywords win", {"bound": 2, "k": "mapping"}, k="keyword")
+            records = captured.records()
+        assert [(r["message"], r["properties"]) for r in records] == [
+            ("Starting chunked sync for entity", {"jobId": "j-9", "entity": "contacts"}),
+            ("Rate limited 100% of the time", {"retryAfterMs": 250}),
+            ("Keywords win", {"bound": 2, "k": "keyword"}),
+        ]
+
+    def test_the_stdlib_mapping_form_is_still_formatted(self, console: io.StringIO) -> None:
+        """With ``%(name)s`` placeholders the mapping fills the message, as the standard library does."""
+        logging.getLogger("plain").info("Synced %(count)d %(entity)s", {"count": 3, "entity": "deals"})
+        get_logger("b").info("Synced %(entity)s", {"entity": "contacts"})
+        assert [(r["message"], r["properties"]) for r in _records(console)] == [
+            ("Synced 3 deals", {}),
+            ("Synced contacts", {}),
+        ]
+
+    def test_array_categories(self, console: io.StringIO) -> None:
+        """LogTape's array categories name the same logger as the dotted string."""
+        from otel_revops.integrations.inngest import InngestLogger
+
+        get_logger(["inngest", "sync"]).info("from a list")
+        InngestLogger(("inngest", "fn")).info("from a tuple")
+        assert [r["category"] for r in _records(console)] == ["inngest.sync", "inngest.fn"]
+        assert get_logger(["inngest", "sync"]).logger is logging.getLogger("inngest.sync")
+        with pytest.raises(TypeError, match="sequence of strings"):
+            get_logger(["inngest", 3])  # type: ignore[list-item]
+
+
+class TestStaticScopes:
+    def test_execution_records_keep_their_category_under_one_scope(self) -> None:
+        """Per-execution categories are exported under the scope ``inngest.execution``; the full category is
+        the record's category everywhere, and no property."""
+        from otel_revops.testing import capture_logs
+
+        with capture_logs() as captured:
+            get_execution_logger("job-1", "exe-1").info("one")
+            get_execution_logger("job-1", "exe-2").info("two")
+            get_sync_logger("contacts").info("three")
+            records = captured.records()
+        assert [r["category"] for r in records] == [
+            "inngest.execution.job-1.exe-1",
+            "inngest.execution.job-1.exe-2",
+            "inngest.sync.contacts",
+        ]
+        assert [r["properties"] for r in records][:2] == [
+            {"jobId": "job-1", "executionId": "exe-1"},
+            {"jobId": "job-1", "executionId": "exe-2"},
+        ]

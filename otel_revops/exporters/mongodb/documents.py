@@ -6,23 +6,28 @@ Two documents come from each record that belongs to an execution (it has an ``ex
 
     {timestamp, level, message, metadata: {jobId, executionId, ...every property..., category}}
 
-  plus ``exception`` (``{type, message, stacktrace}``) when the record carries one;
+  (the properties in the order they were logged, the execution context's first), plus ``exception``
+  (``{type, message, stacktrace}``) when the record carries one;
 * the **history document**, one per record in the logs collection::
 
     {_id, executionId, jobId, timestamp, level, severityNumber, message, category, metadata,
-     traceId, spanId, exception, service}
+     metadataKeys, scope, traceId, spanId, exception, service}
 
   ``_id`` is the record's ``log.record.uid`` (fixed when the record entered the pipeline), so writing
   the same record twice is refused by the server as a duplicate instead of being stored twice.
   ``executionId`` holds the same value as the execution document's ``_id`` (an ``ObjectId`` when the id
   is one), so ``find({"executionId": execution["_id"]})`` joins them; ``metadata.executionId`` keeps
-  the id as it was logged. ``traceId``, ``spanId`` and ``exception`` are present only when known.
+  the id as it was logged. ``traceId``, ``spanId`` and ``exception`` are present only when known;
+  ``scope`` (the category's static part, see :mod:`otel_revops.categories`) only when it differs
+  from ``category``.
 
-Everything is made safe to store: keys MongoDB treats specially are rewritten (a leading ``$`` becomes
-``＄``, ``.`` becomes ``．``, NUL becomes ``␀``), values become BSON types (anything else its ``str``),
-and a string or bytes value longer than ``max_value_bytes`` is cut with a ``… [truncated N bytes]``
-marker. A record's values together are held to ``16 × max_value_bytes``; values beyond that budget are
-replaced by a marker. None of these functions raises on odd input.
+Dotted property keys are stored nested (``inngest.run_id`` → ``metadata.inngest.run_id``; the rule, and
+``metadataKeys``, in :mod:`.nesting`). Everything is made safe to store: keys MongoDB treats specially
+are rewritten (a leading ``$`` becomes ``＄``, NUL becomes ``␀``, a dot that cannot nest ``．``),
+values become BSON types (anything else its ``str``), and a string or bytes value longer than
+``max_value_bytes`` is cut with a ``… [truncated N bytes]`` marker. A record's values together are held
+to ``16 × max_value_bytes``; values beyond that budget are replaced by a marker. None of these
+functions raises on odd input.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.trace import format_span_id, format_trace_id
 
 from otel_revops.attributes import RECORD_UID, user_properties
+from otel_revops.categories import record_category
+from otel_revops.exporters.mongodb.nesting import nested_path, place
 from otel_revops.values import safe_str
 
 __all__ = [
@@ -72,7 +79,6 @@ _UNSAFE_KEY = re.compile(r"^\$|[.\x00]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _KEY_REPLACEMENTS = {"$": "\uff04", ".": "\uff0e", "\x00": "\u2400"}
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_IDENTITY_KEYS = frozenset(("jobId", "executionId"))
 _EXCEPTION_KEYS = (("exception.type", "type"), ("exception.message", "message"), ("exception.stacktrace", "stacktrace"))
 
 
@@ -281,6 +287,28 @@ def _record_id(attributes: Mapping[str, Any]) -> ObjectId:
     return ObjectId()
 
 
+def _metadata(
+    properties: Mapping[str, Any], job_id: Any, sanitizer: Sanitizer
+) -> tuple[dict[str, Any], list[str] | None]:
+    """The stored metadata, in the properties' order, dotted keys nested (:mod:`.nesting`); and the keys as
+    logged when any is stored under another name (else None). ``jobId`` is given sanitized already."""
+    metadata: dict[str, Any] = {}
+    created: set[int] = set()
+    renamed = False
+    for key, value in properties.items():
+        stored = job_id if key == "jobId" else sanitizer.value(value)
+        path = nested_path(key, properties) if "." in key else None
+        if path is not None and place(metadata, [safe_key(part) for part in path], stored, created):
+            renamed = True
+            continue
+        name = safe_key(key)
+        renamed = renamed or name != key
+        metadata[name] = stored
+    if not renamed:
+        return metadata, None
+    return metadata, [valid_text(key)[:_MAX_KEY_CHARS] for key in properties]
+
+
 @dataclass(slots=True)
 class RecordDocuments:
     """The documents of one record: the execution it belongs to (``key`` = the execution document's ``_id``),
@@ -311,15 +339,8 @@ def record_documents(
     sanitizer.budget -= len(message)
     properties = user_properties(attributes)
     job_id = sanitizer.value(properties.get("jobId"))
-    metadata: dict[str, Any] = {}
-    if job_id is not None:
-        metadata["jobId"] = job_id
-    metadata["executionId"] = sanitizer.value(execution_id)
-    for key, value in properties.items():
-        if key not in _IDENTITY_KEYS:
-            metadata[safe_key(key)] = sanitizer.value(value)
-    scope = record.instrumentation_scope
-    category = sanitizer.text(scope.name) if scope is not None and scope.name else ""
+    metadata, logged_keys = _metadata(properties, job_id, sanitizer)
+    category = sanitizer.text(record_category(record))
     metadata["category"] = category
     timestamp = _timestamp(log.timestamp if log.timestamp is not None else log.observed_timestamp)
     severity = int(log.severity_number.value) if log.severity_number is not None else None
@@ -337,6 +358,11 @@ def record_documents(
         "category": category,
         "metadata": metadata,
     }
+    if logged_keys is not None:
+        history["metadataKeys"] = logged_keys
+    scope = record.instrumentation_scope
+    if scope is not None and scope.name and scope.name != category:
+        history["scope"] = sanitizer.text(scope.name)
     if log.trace_id:
         history["traceId"] = format_trace_id(log.trace_id)
     if log.span_id:
