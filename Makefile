@@ -10,7 +10,7 @@ TEST_MONGO := .test-mongo
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[inngest]' --group dev
 	touch $(STAMP)
 
 install: $(STAMP)

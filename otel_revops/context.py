@@ -15,8 +15,8 @@ or bind again inside the thread with :func:`execution_context`.
 
 from __future__ import annotations
 
-import asyncio
 import functools
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -130,7 +130,7 @@ class execution_context:  # noqa: N801 - used like contextlib's lower-case helpe
 
     def __call__(self, func: _F) -> _F:
         attributes = self._attributes
-        if asyncio.iscoroutinefunction(func):
+        if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -333,6 +333,7 @@ def _exit_begins() -> None:
 
 
 def _shutdown_current() -> None:
+    """The exit hook (registered by :mod:`otel_revops._exit` when the package is imported)."""
     pipeline = _current
     if pipeline is None:
         return
@@ -340,8 +341,3 @@ def _shutdown_current() -> None:
     if _exit_began is not None:  # the exit deadline counts from the first exit handler after configuring
         timeout = max(0, timeout - int((time.monotonic() - _exit_began) * 1000))
     pipeline.shutdown(timeout, at_exit=True)
-
-
-# Registered at import, before the application's own exit handlers in most programs: those run first,
-# and what they log is delivered. Records logged by handlers that run later are written one by one.
-atexit.register(_shutdown_current)

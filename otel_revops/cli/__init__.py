@@ -16,7 +16,7 @@ from pymongo.errors import PyMongoError
 from rich.text import Text
 
 from otel_revops.cli.app import CliState
-from otel_revops.cli.demo import demo_command
+from otel_revops.cli.demo import demo_available, demo_command
 from otel_revops.cli.doctor import doctor_command
 from otel_revops.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from otel_revops.cli.executions import executions_command
@@ -80,6 +80,8 @@ for _command in (
     demo_command,
 ):
     cli.add_command(_command)
+# Not listed where it cannot run (an installed wheel, away from the source checkout).
+demo_command.hidden = not demo_available()
 
 
 def _one_line(text: str) -> str:

@@ -12,7 +12,7 @@ import click
 from otel_revops.cli.app import CliState, pass_state
 from otel_revops.cli.errors import EXIT_FAILURE, EXIT_OK, CliError
 
-__all__ = ["DEMO_MODULE", "demo_command", "find_demo"]
+__all__ = ["DEMO_MODULE", "demo_available", "demo_command", "find_demo"]
 
 #: The module ``make demo`` runs with ``python -m``.
 DEMO_MODULE = "examples.revops_sync"
@@ -23,6 +23,13 @@ def _importable(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except ModuleNotFoundError:
         return False
+
+
+def demo_available() -> bool:
+    """Whether the demo could run from here: importable, or a source checkout's ``examples/`` in the current
+    directory. An installed package alone has no demo, and does not offer the command."""
+    path = os.path.join(os.getcwd(), *DEMO_MODULE.split("."))
+    return os.path.isdir(path) or _importable(DEMO_MODULE)
 
 
 def find_demo() -> bool:

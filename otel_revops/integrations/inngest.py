@@ -39,7 +39,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
-import inngest
+try:
+    import inngest
+except ModuleNotFoundError as missing:  # pragma: no cover - depends on what is installed
+    raise ImportError(
+        "otel_revops.integrations.inngest needs the Inngest SDK: pip install 'otel-revops[inngest]'",
+        name=missing.name,
+    ) from missing
 
 from otel_revops.categories import Category, category_name
 from otel_revops.config import parse_bool

@@ -752,3 +752,5 @@ class TestDemo:
         assert result.returncode == 1
         assert result.stderr.count("\n") == 1
         assert "the demo (examples.revops_sync) is not available" in result.stderr
+        assert "demo" not in cli("--help", cwd=tmp_path).stdout.split("Commands:")[1]
+        assert "demo" in cli("--help").stdout.split("Commands:")[1]
