@@ -1,9 +1,11 @@
 """A file sink: OTLP/JSON lines that the collector's ``otlpjsonfile`` receiver reads, rotated by size.
 
-Each export writes one line, the OTLP/JSON encoding of an ``ExportLogsServiceRequest`` holding the
-batch. When the next line would take the file past ``max_bytes``, the file is rotated first, the way
-:class:`logging.handlers.RotatingFileHandler` does it (``path`` → ``path.1`` → … → ``path.N``, the
-oldest dropped), so a line is never split across files and no record is lost at a rotation.
+Each export writes the OTLP/JSON encoding of an ``ExportLogsServiceRequest`` holding the batch as one
+line — as several lines, each a request of its own, when one would be larger than ``max_bytes``, so that
+rotation holds inside a batch. When the next line would take the file past ``max_bytes``, the file is
+rotated first, the way :class:`logging.handlers.RotatingFileHandler` does it (``path`` → ``path.1`` →
+… → ``path.N``, the oldest dropped), so a line is never split across files and no record is lost at a
+rotation. Only a single record larger than ``max_bytes`` makes a larger line (in a file of its own).
 
 Created with no arguments (entry point ``revops_file``) it reads ``OTEL_REVOPS_FILE_PATH``,
 ``OTEL_REVOPS_FILE_MAX_BYTES`` and ``OTEL_REVOPS_FILE_BACKUP_COUNT``. One process writes a file:
@@ -12,20 +14,17 @@ two processes rotating the same path would rename each other's files.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import hashlib
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped, unused-ignore]
-from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.json.common._log_encoder import encode_logs
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
@@ -53,8 +52,6 @@ DEFAULT_BACKUP_COUNT: int = Settings.default("file_backup_count")
 PATH_ENV = "OTEL_REVOPS_FILE_PATH"
 MAX_BYTES_ENV = "OTEL_REVOPS_FILE_MAX_BYTES"
 BACKUP_COUNT_ENV = "OTEL_REVOPS_FILE_BACKUP_COUNT"
-
-_ID_FIELDS = ("traceId", "spanId")
 
 
 @dataclass(frozen=True)
@@ -85,26 +82,13 @@ class FileSettings:
         return cls(settings.file_path, settings.file_max_bytes, settings.file_backup_count)
 
 
-def _hex_id(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return base64.b64decode(value, validate=True).hex()
-    except ValueError:
-        return value
+def encode_batch(batch: Sequence[ReadableLogRecord]) -> bytes:
+    """The OTLP/JSON line (UTF-8, with its newline) for ``batch``, in OpenTelemetry's own OTLP/JSON encoding
+    (lowerCamelCase keys, enums as numbers, 64-bit integers as strings, trace and span ids in hex).
 
-
-def encode_batch(batch: Sequence[ReadableLogRecord]) -> str:
-    """The OTLP/JSON line (with its newline) for ``batch``: lowerCamelCase keys, enums as numbers, and
-    trace and span ids in hex, as the OTLP/JSON encoding requires (the protobuf mapping writes base64)."""
-    document = MessageToDict(encode_logs(batch), use_integers_for_enums=True)
-    for resource_logs in document.get("resourceLogs", ()):
-        for scope_logs in resource_logs.get("scopeLogs", ()):
-            for record in scope_logs.get("logRecords", ()):
-                for key in _ID_FIELDS:
-                    if key in record:
-                        record[key] = _hex_id(record[key])
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+    Raises when a record cannot be encoded (a lone surrogate has no UTF-8 form)."""
+    document = encode_logs(batch).to_dict()
+    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def rotated_paths(path: str | os.PathLike[str], backup_count: int) -> list[Path]:
@@ -227,7 +211,7 @@ class FileLogRecordExporter(Destination, LogRecordExporter):
         """The file written now (its backups are ``path.1`` … ``path.N``)."""
         return self._file.path
 
-    def _encode(self, batch: Sequence[ReadableLogRecord]) -> tuple[str, int, int]:
+    def _encode(self, batch: Sequence[ReadableLogRecord]) -> tuple[bytes, int, int]:
         """The line for ``batch``; a record that cannot be encoded is left out rather than losing the batch."""
         try:
             return encode_batch(batch), len(batch), 0
@@ -239,33 +223,47 @@ class FileLogRecordExporter(Destination, LogRecordExporter):
                 except Exception:  # noqa: BLE001
                     continue
                 good.append(readable)
-            line = encode_batch(good) if good else ""
+            line = encode_batch(good) if good else b""
             return line, len(good), len(batch) - len(good)
 
+    def _lines(self, records: Sequence[ReadableLogRecord]) -> Iterator[tuple[bytes, int, int]]:
+        """``(line, records encoded, records left out)`` for ``records``: one line, or, when it would be over
+        ``max_bytes``, the lines of as many parts as its size asks for, each split again if still too big."""
+        data, encoded, unencodable = self._encode(records)
+        limit = self.settings.max_bytes
+        if 0 < limit < len(data) and len(records) > 1:
+            size = max(1, len(records) * limit // len(data))  # records per part, by their average size
+            for start in range(0, len(records), size):
+                yield from self._lines(records[start : start + size])
+            return
+        yield data, encoded, unencodable
+
     def write(self, records: Sequence[ReadableLogRecord], attempt: Attempt) -> Outcome:
-        """Append ``records`` as one line; a write that fails (a full disk) is retried later."""
+        """Append ``records`` as one line (or several, each within ``max_bytes``); a write that fails (a full
+        disk) is retried later from the first line not written."""
         if self._shutdown:
             return Retry("the file exporter is shut down")
-        if not records:
-            return Done()
-        line, encoded, unencodable = self._encode(records)
-        if unencodable:
-            with self._counts_lock:
-                self._counts["unencodable"] += unencodable
-            warn("file-encode", f"file exporter: {unencodable} record(s) could not be encoded as OTLP/JSON, skipped")
-        if not line:
-            return Done(refused=unencodable)
-        try:
-            self._file.write_line(line.encode("utf-8"))
-        except OSError as error:
-            with self._counts_lock:
-                self._counts["failed"] += encoded
-            warn("file-write", f"file exporter: cannot write {self._file.path}: {error}")
-            return Retry(f"cannot write {self._file.path}: {error}")
-        with self._counts_lock:
-            self._counts["lines"] += 1
-            self._counts["records"] += encoded
-        return Done(refused=unencodable)
+        written = attempt.progress if isinstance(attempt.progress, int) else 0
+        refused = 0
+        for data, encoded, unencodable in self._lines(records[written:]):
+            if unencodable:
+                refused += unencodable
+                with self._counts_lock:
+                    self._counts["unencodable"] += unencodable
+                warn("file-encode", f"file exporter: {unencodable} record(s) not encodable as OTLP/JSON, skipped")
+            if data:
+                try:
+                    self._file.write_line(data)
+                except OSError as error:
+                    with self._counts_lock:
+                        self._counts["failed"] += encoded
+                    warn("file-write", f"file exporter: cannot write {self._file.path}: {error}")
+                    return Retry(f"cannot write {self._file.path}: {error}", written)
+                with self._counts_lock:
+                    self._counts["lines"] += 1
+                    self._counts["records"] += encoded
+            written += encoded + unencodable
+        return Done(refused=refused)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Append the batch as one line; FAILURE after shutdown or when the file cannot be written."""

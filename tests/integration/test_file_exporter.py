@@ -267,3 +267,19 @@ class TestConfiguration:
         """Entry point revops_file lets OTEL_LOGS_EXPORTER=revops_file pick the file sink."""
         (entry,) = [ep for ep in entry_points(group="opentelemetry_logs_exporter") if ep.name == "revops_file"]
         assert entry.load() is FileLogRecordExporter
+
+
+class TestRotationInsideABatch:
+    def test_a_big_batch_is_written_as_lines_that_fit(self, tmp_path: Path) -> None:
+        """One 400-record batch with max_bytes 20,000: several whole lines, no file over 20,000 bytes, all 400
+        records once, in order."""
+        path = tmp_path / "app.jsonl"
+        exporter = FileLogRecordExporter(path, max_bytes=20_000, backup_count=100)
+        assert exporter.export([readable(sequence, padding=400) for sequence in range(400)]).name == "SUCCESS"
+        exporter.shutdown()
+        files = [p for p in rotated_paths(path, 100) if p.exists()]
+        sizes = [p.stat().st_size for p in files]
+        assert len(files) > 5
+        assert max(sizes) <= 20_000, sizes
+        assert sequences(files) == list(range(400))
+        assert exporter.stats()["records"] == 400
