@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         force_flush,
         shutdown_logging,
     )
+    from otel_revops.timing import Timed, timed
 
 _MODULES = {
     "ConfigurationError": "otel_revops.config",
@@ -42,6 +43,8 @@ _MODULES = {
     "current_pipeline": "otel_revops.pipeline",
     "force_flush": "otel_revops.pipeline",
     "shutdown_logging": "otel_revops.pipeline",
+    "Timed": "otel_revops.timing",
+    "timed": "otel_revops.timing",
 }
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "ConfigurationError",
     "LoggingPipeline",
     "Settings",
+    "Timed",
     "bind_execution",
     "configure_logging",
     "current_execution",
@@ -60,6 +64,7 @@ __all__ = [
     "get_sync_logger",
     "reset_execution",
     "shutdown_logging",
+    "timed",
 ]
 
 __version__ = "0.1.0"

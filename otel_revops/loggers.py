@@ -16,6 +16,7 @@ from typing import Any
 from otel_revops.categories import Category, category_name
 from otel_revops.config import LEVEL_NAMES
 from otel_revops.records import PROPS_ATTR, properties_argument
+from otel_revops.timing import Timed
 
 __all__ = ["BoundLogger", "get_execution_logger", "get_logger", "get_sync_logger"]
 
@@ -209,6 +210,19 @@ class BoundLogger:
                 props = {**props, "requestedLevel": level}
             level = number
         self._emit(level, msg, args, exc_info, stack_info, stacklevel, extra, props)
+
+    def timed(
+        self,
+        name: str,
+        *,
+        level: int = logging.INFO,
+        error_level: int | None = None,
+        log_start: bool = False,
+        **props: Any,
+    ) -> Timed:
+        """A timed block (context manager or decorator, see :mod:`otel_revops.timing`) logging on this
+        logger, with its bindings and ``props``."""
+        return Timed(name, self, props, level=level, error_level=error_level, log_start=log_start)
 
     def __repr__(self) -> str:
         return f"<BoundLogger {self.name} {self._props!r}>"

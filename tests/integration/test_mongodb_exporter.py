@@ -270,6 +270,26 @@ class TestStoredDocuments:
         assert levels == [("d", "debug"), ("i", "info"), ("w", "warning"), ("e", "error"), ("c", "critical")]
         assert [d["level"] for d in history(mongo_db, execution_id)] == [level for _, level in levels]
 
+    def test_timed_blocks_are_stored_with_duration_and_outcome(
+        self, mongo_uri: str, mongo_db_name: str, mongo_db: Db
+    ) -> None:
+        """A timed block inside an execution, and a failing one: both in the history and in ``logs``."""
+        execution_id = create_execution(mongo_db)
+        pipeline = configure_logging(mongodb_uri=mongo_uri, mongodb_database=mongo_db_name, console="none")
+        log = get_execution_logger(JOB_ID, execution_id)
+        with log.timed("Fetched page", page=1):
+            pass
+        with pytest.raises(TimeoutError), log.timed("Fetched page", page=2):
+            raise TimeoutError("HubSpot did not answer")
+        flush(pipeline)
+        for documents in (execution(mongo_db, execution_id)["logs"], history(mongo_db, execution_id)):
+            assert [(d["level"], d["metadata"]["page"], d["metadata"]["outcome"]) for d in documents] == [
+                ("info", 1, "ok"),
+                ("warning", 2, "error"),
+            ]
+            assert all(isinstance(d["metadata"]["durationMs"], float) for d in documents)
+            assert documents[1]["metadata"]["errorType"] == "TimeoutError"
+
     def test_only_records_with_an_execution_are_stored(self, mongo_uri: str, mongo_db_name: str, mongo_db: Db) -> None:
         """Records without an executionId are not stored; one from the execution context or from extra= is."""
         execution_id = create_execution(mongo_db)

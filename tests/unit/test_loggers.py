@@ -147,12 +147,14 @@ class TestOriginalCallStyles:
 
         with capture_logs() as captured:
             get_sync_logger().info("Starting chunked sync for entity", {"jobId": "j-9", "entity": "contacts"})
-            logging.getLogger("plain").warning("Rate limited 100% of the time", {"retryAfterMs": 250})
+            logging.getLogger("plain").warning("Rate limited", {"retryAfterMs": 250})
+            get_logger("b").warning("Rate limited 100% of the time", {"retryAfterMs": 500})
             get_logger("b", bound=1).info("Keywords win", {"bound": 2, "k": "mapping"}, k="keyword")
             records = captured.records()
         assert [(r["message"], r["properties"]) for r in records] == [
             ("Starting chunked sync for entity", {"jobId": "j-9", "entity": "contacts"}),
-            ("Rate limited 100% of the time", {"retryAfterMs": 250}),
+            ("Rate limited", {"retryAfterMs": 250}),
+            ("Rate limited 100% of the time", {"retryAfterMs": 500}),
             ("Keywords win", {"bound": 2, "k": "keyword"}),
         ]
 
