@@ -147,7 +147,7 @@ class TestOriginalCallStyles:
 
         with capture_logs() as captured:
             get_sync_logger().info("Starting chunked sync for entity", {"jobId": "j-9", "entity": "contacts"})
-            logging.getLogger("plain").warning("Rate limited", {"retryAfterMs": 250})
+            logging.getLogger("plain").warning("Rate limited", {"retryAfterMs": 250})  # noqa: PLE1205 - the original's call form
             get_logger("b").warning("Rate limited 100% of the time", {"retryAfterMs": 500})
             get_logger("b", bound=1).info("Keywords win", {"bound": 2, "k": "mapping"}, k="keyword")
             records = captured.records()
