@@ -32,16 +32,12 @@ from pymongo.database import Database
 
 from otel_revops.exporters.mongodb import MongoLogRecordExporter
 from otel_revops.exporters.mongodb.documents import record_documents
+from otel_revops.exporters.mongodb.indexes import apply_index_changes, history_indexes, plan_index_changes
 from otel_revops.translate import to_otel_record
 
 BATCH = 512
 JOB_ID = "65a4f3b2c1d2e3f4a5b6c7d8"
 PROPERTIES = {"entity": "contacts", "chunk": 3, "jitterMs": 120}
-HISTORY_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
-    ([("executionId", 1), ("timestamp", 1)], {}),
-    ([("jobId", 1), ("timestamp", -1)], {}),
-    ([("timestamp", 1)], {"expireAfterSeconds": 30 * 86_400}),
-]
 Db = Database[dict[str, Any]]
 
 
@@ -111,8 +107,7 @@ def _insert_many_round(client: MongoClient[dict[str, Any]], records_count: int) 
     name = f"bench_{uuid.uuid4().hex[:8]}"
     collection = client[name].execution_logs
     try:
-        for keys, options in HISTORY_INDEXES:
-            collection.create_index(keys, **options)
+        apply_index_changes(collection, plan_index_changes({}, history_indexes(30)))  # the exporter's own
         warm = [d.history for r in build_records([str(ObjectId())], 10) if (d := record_documents(r))]
         collection.insert_many(warm, ordered=False)
         records = build_records([str(ObjectId())], records_count)

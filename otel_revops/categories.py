@@ -25,6 +25,11 @@ CATEGORY_ATTR = "otel_revops.category"
 #: A category as a dotted string, or a sequence of its parts.
 Category = str | Sequence[str]
 
+# Scopes found by walking up from an unregistered logger's name (an execution's records repeat its
+# name); cleared when full, so a service running millions of executions keeps a bounded map.
+_WALKED: dict[str, str] = {}
+_WALKED_LIMIT = 4096
+
 
 def category_name(category: Category | None) -> str | None:
     """The dotted name of ``category``: a string as given, a sequence of parts joined with ``.``.
@@ -45,12 +50,18 @@ def scope_name(name: str) -> str:
     registered = logging.Logger.manager.loggerDict
     if isinstance(registered.get(name), logging.Logger):
         return name
-    parent = name
-    while "." in parent:
-        parent = parent.rpartition(".")[0]
-        if isinstance(registered.get(parent), logging.Logger):
-            return parent
-    return parent
+    scope = _WALKED.get(name)
+    if scope is not None:
+        return scope
+    scope = name
+    while "." in scope:
+        scope = scope.rpartition(".")[0]
+        if isinstance(registered.get(scope), logging.Logger):
+            break
+    if len(_WALKED) >= _WALKED_LIMIT:
+        _WALKED.clear()
+    _WALKED[name] = scope
+    return scope
 
 
 def record_category(readable: ReadableLogRecord) -> str:

@@ -672,17 +672,16 @@ class TestPrune:
 
 class TestEnsureIndexes:
     def test_creates_then_finds_then_retimes(self, cli: Cli, mongo_db: Database[Document]) -> None:
-        """Creates the four indexes with the retention's TTL, finds them next time, follows a new retention."""
+        """Creates the three indexes with the retention's TTL, finds them next time, follows a new retention."""
         first = cli("ensure-indexes")
         assert first.returncode == 0, first.stderr
-        assert first.stdout.count("  created: ") == 4
+        assert first.stdout.count("  created: ") == 3
         info = mongo_db.execution_logs.index_information()
         assert info["timestamp_1"]["expireAfterSeconds"] == 30 * 86_400
         assert info["executionId_1_timestamp_1"]["key"] == [("executionId", 1), ("timestamp", 1)]
         assert info["jobId_1_timestamp_-1"]["key"] == [("jobId", 1), ("timestamp", -1)]
-        assert info["metadata.inngest.run_id_1"]["key"] == [("metadata.inngest.run_id", 1)]
 
-        assert cli("ensure-indexes").stdout.count("  present: ") == 4
+        assert cli("ensure-indexes").stdout.count("  present: ") == 3
 
         week = cli("ensure-indexes", env_extra={"OTEL_REVOPS_MONGODB_RETENTION_DAYS": "7"})
         assert "updated: timestamp_1 expiry 30 days → 7 days" in week.stdout
@@ -711,7 +710,7 @@ class TestDoctor:
         lines = result.stdout.splitlines()
         assert any(line.startswith("OK    MongoDB reachable:") for line in lines)
         assert f"OK    MongoDB writable: inserted and deleted a probe in {mongo_db.name}.execution_logs" in lines
-        assert "OK    history indexes: 4 present, records kept 30 days" in lines
+        assert "OK    history indexes: 3 present, records kept 30 days" in lines
         assert any(line.startswith("OK    OTLP endpoint:") for line in lines)
         assert mongo_db.execution_logs.count_documents({}) == 0
         assert result.returncode == 0, result.stdout

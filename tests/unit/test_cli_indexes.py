@@ -22,7 +22,6 @@ ALL_30_DAYS = {
     "executionId_1_timestamp_1": info(("executionId", 1), ("timestamp", 1)),
     "jobId_1_timestamp_-1": info(("jobId", 1), ("timestamp", -1)),
     "timestamp_1": info(("timestamp", 1), ttl=30 * DAY),
-    "metadata.inngest.run_id_1": info(("metadata.inngest.run_id", 1)),
 }
 
 
@@ -32,13 +31,12 @@ def lines(existing: dict[str, Any], retention_days: int, dry_run: bool = False) 
 
 
 class TestPlan:
-    def test_empty_collection_gets_four_indexes(self) -> None:
+    def test_empty_collection_gets_three_indexes(self) -> None:
         """Nothing there: the query indexes and the TTL index are created."""
         assert lines({}, 30) == [
             "created: executionId_1_timestamp_1 {executionId: 1, timestamp: 1}",
             "created: jobId_1_timestamp_-1 {jobId: 1, timestamp: -1}",
             "created: timestamp_1 {timestamp: 1}, expires after 30 days",
-            "created: metadata.inngest.run_id_1 {metadata.inngest.run_id: 1}",
         ]
 
     def test_everything_in_place_is_reported_present(self) -> None:

@@ -79,6 +79,9 @@ _UNSAFE_KEY = re.compile(r"^\$|[.\x00]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _KEY_REPLACEMENTS = {"$": "\uff04", ".": "\uff0e", "\x00": "\u2400"}
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Keys repeat from record to record: each is made safe once (held to a bounded number of keys).
+_SAFE_KEYS: dict[str, str] = {}
+_SAFE_KEYS_LIMIT = 4096
 _EXCEPTION_KEYS = (("exception.type", "type"), ("exception.message", "message"), ("exception.stacktrace", "stacktrace"))
 
 
@@ -90,6 +93,18 @@ def valid_text(text: str) -> str:
 def safe_key(key: Any) -> str:
     """``key`` as a field name MongoDB stores as given: ``str`` of it, a leading ``$`` → ``＄``,
     ``.`` → ``．``, NUL → ``␀``, lone surrogates → ``�``, cut to 1 KiB."""
+    if type(key) is str:
+        known = _SAFE_KEYS.get(key)
+        if known is not None:
+            return known
+        if len(_SAFE_KEYS) >= _SAFE_KEYS_LIMIT:
+            _SAFE_KEYS.clear()
+        known = _SAFE_KEYS[key] = _safe_key(key)
+        return known
+    return _safe_key(key)
+
+
+def _safe_key(key: Any) -> str:
     text = valid_text(key if type(key) is str else safe_str(key))
     if len(text) > _MAX_KEY_CHARS:
         text = truncate_text(text, _MAX_KEY_BYTES)

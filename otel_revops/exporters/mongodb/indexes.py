@@ -77,14 +77,12 @@ def _ttl_text(seconds: int | None) -> str:
 
 def history_indexes(retention_days: int) -> list[IndexSpec]:
     """The history's indexes: by execution then time (``logs``), by job then newest first (``stats --job``),
-    by time, which expires records after ``retention_days`` (0 keeps them: a plain index for ``prune``),
-    and by Inngest run (``metadata.inngest.run_id``)."""
+    and by time, which expires records after ``retention_days`` (0 keeps them: a plain index for ``prune``)."""
     ttl = retention_days * 86_400 if retention_days > 0 else None
     return [
         IndexSpec((("executionId", 1), ("timestamp", 1))),
         IndexSpec((("jobId", 1), ("timestamp", -1))),
         IndexSpec((("timestamp", 1),), ttl_seconds=ttl),
-        IndexSpec((("metadata.inngest.run_id", 1),)),
     ]
 
 
