@@ -271,20 +271,24 @@ def pipeline_for_a_block(
     **settings: Any,
 ) -> Iterator[LoggingPipeline]:
     """A pipeline configured as by :func:`configure_logging` for the ``with`` block, then shut down; the
-    pipeline running before it (left running meanwhile, its handler passing records on) is put back."""
+    pipeline running before it (left running meanwhile, its handler passing records on) is put back.
+    When the block configured logging again, the newest pipeline stays and the one before is shut down."""
     global _current
     pipeline, previous = _install(Settings.resolve(**settings), exporters, processors)
     try:
         yield pipeline
     finally:
         with _lock:
+            restored = _current is pipeline and previous is not None and not previous._closed
+            if restored and previous is not None:
+                previous.handler.successor = None
+                previous.forwarder.successor = None
+                previous.install(replacing=pipeline)
             if _current is pipeline:
-                if previous is not None and not previous._closed:
-                    previous.handler.successor = None
-                    previous.forwarder.successor = None
-                    previous.install(replacing=pipeline)
                 _current = previous
         pipeline.shutdown()
+        if previous is not None and not restored:
+            previous.shutdown()
 
 
 def _install(

@@ -251,6 +251,14 @@ class TestCaptureLogs:
         assert inside == ["inside the capture"]
         assert [r["message"] for r in own.records()] == ["before the capture", "after the capture"]
 
+    def test_configuring_inside_a_capture_keeps_the_newest_pipeline(self) -> None:
+        """A block that configures logging itself: that pipeline stays current, the one before is shut down."""
+        first = otel_revops.configure_logging(console="none")
+        with capture_logs():
+            newest = otel_revops.configure_logging(console="none")
+        assert otel_revops.current_pipeline() is newest
+        assert first._closed
+
     def test_pytest_fixture_for_users(self, tmp_path: Path) -> None:
         """A user's suite gets the ``capture_logs`` fixture with no configuration (the package's pytest
         plugin), and the pipeline its conftest configured is back after each test."""
