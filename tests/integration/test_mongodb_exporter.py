@@ -192,8 +192,11 @@ class TestStoredDocuments:
         after = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(milliseconds=1)
 
         document = execution(mongo_db, execution_id)
-        assert set(document) == {"_id", "jobId", "status", "logs", "lastHeartbeat", "logCount", "logBatches"}
-        # The one field beside the original's: per writer, the batches applied, so none is pushed twice.
+        assert set(document) == {
+            "_id", "jobId", "status", "logs", "lastHeartbeat", "logCount", "logBatches", "levelCounts", "firstLogAt"
+        }  # fmt: skip
+        assert (document["levelCounts"], document["firstLogAt"]) == ({"info": 1}, document["logs"][0]["timestamp"])
+        # Beside the original's fields and the summary: per writer, the batches applied, so none is pushed twice.
         ((writer, applied),) = document["logBatches"].items()
         assert re.fullmatch("[0-9a-f]{16}", writer) and applied == ["1"]
         assert document["status"] == "running"
@@ -289,6 +292,28 @@ class TestStoredDocuments:
             ]
             assert all(isinstance(d["metadata"]["durationMs"], float) for d in documents)
             assert documents[1]["metadata"]["errorType"] == "TimeoutError"
+
+    def test_the_execution_document_counts_levels_and_keeps_the_first_time(
+        self, mongo_uri: str, mongo_db_name: str, mongo_db: Db
+    ) -> None:
+        """``levelCounts`` equals the history's counts per level and ``firstLogAt`` its oldest record, across
+        batches (the exact-once update keeps them, as it keeps ``logCount``)."""
+        execution_id = create_execution(mongo_db)
+        pipeline = configure_logging(
+            mongodb_uri=mongo_uri, mongodb_database=mongo_db_name, console="none", export_batch_size=7
+        )
+        log = get_execution_logger(JOB_ID, execution_id)
+        for n in range(30):
+            (log.warning if n % 5 == 0 else log.error if n % 7 == 0 else log.info)("record %d", n)
+        flush(pipeline)
+        document = execution(mongo_db, execution_id)
+        stored = history(mongo_db, execution_id)
+        counts: dict[str, int] = {}
+        for record in stored:
+            counts[record["level"]] = counts.get(record["level"], 0) + 1
+        assert document["levelCounts"] == counts == {"warning": 6, "error": 4, "info": 20}
+        assert document["firstLogAt"] == min(record["timestamp"] for record in stored)
+        assert document["logCount"] == 30
 
     def test_only_records_with_an_execution_are_stored(self, mongo_uri: str, mongo_db_name: str, mongo_db: Db) -> None:
         """Records without an executionId are not stored; one from the execution context or from extra= is."""

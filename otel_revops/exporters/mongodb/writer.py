@@ -10,7 +10,8 @@ to that document yet, and records it as applied in the same write::
     filter {_id: <execution>, "logBatches.<writer>": {$ne: <batch>}}
     update {$push: {logs: {$each: [...], $sort: {timestamp: 1}, $slice: -N},
                     "logBatches.<writer>": {$each: [<batch>], $slice: -20}},
-            $set: {lastHeartbeat: <now>}, $inc: {logCount: <entries>}}
+            $set: {lastHeartbeat: <now>}, $inc: {logCount: <entries>, "levelCounts.<level>": <entries>},
+            $min: {firstLogAt: <oldest entry's timestamp>}}
 
 so an update sent again — its answer was lost, the bulk stopped part way, the batch came back from
 the spool in another process — matches nothing and is known to be applied; ``$sort`` keeps ``logs``
@@ -182,7 +183,8 @@ class ExecutionLogWriter:
                 f"{APPLIED_BATCHES}.{writer}": {"$each": [batch], "$slice": -_REMEMBERED},
             },
             "$set": {"lastHeartbeat": now},
-            "$inc": {"logCount": len(items)},
+            "$inc": {"logCount": len(items), **_level_counts(items)},
+            "$min": {"firstLogAt": min(item.entry["timestamp"] for item in items)},
         }
         if self.target.upsert:
             job_id = next((item.job_id for item in items if item.job_id is not None), None)
@@ -263,6 +265,15 @@ class ExecutionLogWriter:
             self._settle(collection, progress, [key], writer, batch)
         else:
             progress.updated.add(key)
+
+
+def _level_counts(items: list[RecordDocuments]) -> dict[str, int]:
+    """``{"levelCounts.<level>": n}`` for the entries of ``items``: the execution's summary, kept by the same update."""
+    counts: dict[str, int] = {}
+    for item in items:
+        field = f"levelCounts.{item.entry['level']}"
+        counts[field] = counts.get(field, 0) + 1
+    return counts
 
 
 def _unapplied(key: Any, writer: str, batch: str) -> Document:
