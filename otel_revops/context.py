@@ -15,13 +15,13 @@ or bind again inside the thread with :func:`execution_context`.
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any
+
+from otel_revops._blocks import Block, Entered, pop, push
 
 __all__ = [
     "as_exporting_thread",
@@ -32,8 +32,6 @@ __all__ = [
     "reset_execution",
     "suppressed",
 ]
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 _EMPTY: Mapping[str, Any] = {}
 # The current execution's attributes. The mapping is never mutated once set: binding creates a
@@ -47,9 +45,7 @@ EXPORTING: ContextVar[bool] = ContextVar("otel_revops_exporting", default=False)
 SUPPRESSED: ContextVar[bool] = ContextVar("otel_revops_suppressed", default=False)
 # The bindings each context entered through ``execution_context`` objects, innermost last: per
 # context, so one object may be entered by many tasks and threads at once.
-_ENTERED: ContextVar[tuple[tuple[object, Token[Mapping[str, Any]]], ...]] = ContextVar(
-    "otel_revops_entered", default=()
-)
+_ENTERED: Entered = ContextVar("otel_revops_entered", default=())
 
 
 def _attributes(job_id: Any, execution_id: Any, attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,7 +80,7 @@ def reset_execution(token: Token[Mapping[str, Any]]) -> None:
     EXECUTION.reset(token)
 
 
-class execution_context:  # noqa: N801 - used like contextlib's lower-case helpers
+class execution_context(Block):  # noqa: N801 - used like contextlib's lower-case helpers
     """Bind job and execution attributes for a block, a function or a coroutine.
 
     As a context manager::
@@ -100,51 +96,22 @@ class execution_context:  # noqa: N801 - used like contextlib's lower-case helpe
     Nested contexts merge (inner values win) and the outer context is restored on exit.
     """
 
+    __slots__ = ("_attributes",)
+
     def __init__(self, job_id: Any = None, execution_id: Any = None, **attributes: Any) -> None:
         self._attributes = _attributes(job_id, execution_id, attributes)
 
     def __enter__(self) -> Mapping[str, Any]:
         merged = {**EXECUTION.get(), **self._attributes}
-        token = EXECUTION.set(merged)
-        _ENTERED.set((*_ENTERED.get(), (self, token)))
+        push(_ENTERED, self, EXECUTION.set(merged))
         return merged
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        entered = _ENTERED.get()
-        for index in range(len(entered) - 1, -1, -1):
-            owner, token = entered[index]
-            if owner is self:
-                _ENTERED.set(entered[:index] + entered[index + 1 :])
-                EXECUTION.reset(token)
-                return
-
-    async def __aenter__(self) -> Mapping[str, Any]:
-        return self.__enter__()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
-
-    def __call__(self, func: _F) -> _F:
-        attributes = self._attributes
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with execution_context(**attributes):
-                    return await func(*args, **kwargs)
-
-            return cast(_F, async_wrapper)
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with execution_context(**attributes):
-                return func(*args, **kwargs)
-
-        return cast(_F, wrapper)
+        found, token = pop(_ENTERED, self)
+        if found:
+            EXECUTION.reset(token)
 
 
 def as_exporting_thread() -> None:

@@ -18,15 +18,14 @@ category and bindings. A logging failure never reaches the timed code.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
+from otel_revops._blocks import Block, Entered, pop, push
 from otel_revops.diagnostics import warn
 
 if TYPE_CHECKING:
@@ -37,13 +36,12 @@ __all__ = ["DEFAULT_CATEGORY", "Timed", "timed"]
 #: The category of :func:`timed` records when no logger is given.
 DEFAULT_CATEGORY = "otel_revops.timed"
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 # When each entered block started, innermost last: per context, so one object may time many
 # threads and tasks at once.
-_STARTED: ContextVar[tuple[tuple[object, float], ...]] = ContextVar("otel_revops_timed", default=())
+_STARTED: Entered = ContextVar("otel_revops_timed", default=())
 
 
-class Timed:
+class Timed(Block):
     """A timed block: a context manager (``with`` and ``async with``) and a decorator (sync and async)."""
 
     __slots__ = ("_error_level", "_level", "_log_start", "_logger", "_name", "_properties")
@@ -75,51 +73,21 @@ class Timed:
     def __enter__(self) -> Timed:
         if self._log_start:
             self._log(self._level, {"outcome": "started"})
-        _STARTED.set((*_STARTED.get(), (self, time.monotonic())))
+        push(_STARTED, self, time.monotonic())
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         ended = time.monotonic()
-        started = _STARTED.get()
-        for index in range(len(started) - 1, -1, -1):
-            if started[index][0] is self:
-                began = started[index][1]
-                _STARTED.set(started[:index] + started[index + 1 :])
-                break
-        else:
+        found, began = pop(_STARTED, self)
+        if not found:
             return  # left without being entered in this context: nothing to measure
         duration = {"durationMs": (ended - began) * 1000}
         if exc_type is None:
             self._log(self._level, {**duration, "outcome": "ok"})
         else:
             self._log(self._error_level, {**duration, "outcome": "error", "errorType": exc_type.__qualname__})
-
-    async def __aenter__(self) -> Timed:
-        return self.__enter__()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
-
-    def __call__(self, func: _F) -> _F:
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with self:
-                    return await func(*args, **kwargs)
-
-            return cast(_F, async_wrapper)
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self:
-                return func(*args, **kwargs)
-
-        return cast(_F, wrapper)
 
 
 def timed(
