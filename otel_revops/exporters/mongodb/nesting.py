@@ -16,10 +16,12 @@ prints the same text as the console did.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 __all__ = ["logged_properties", "nested_path", "place"]
+
+_MISSING: Any = object()
 
 
 def nested_path(key: str, keys: Collection[str]) -> list[str] | None:
@@ -55,7 +57,9 @@ def place(document: dict[str, Any], path: Sequence[str], value: Any, created: se
     return True
 
 
-def logged_properties(metadata: Mapping[str, Any], keys: Sequence[Any], safe_key: Any) -> dict[str, Any]:
+def logged_properties(
+    metadata: Mapping[str, Any], keys: Sequence[Any], safe_key: Callable[[str], str]
+) -> dict[str, Any]:
     """The properties as logged, in their order, from a stored ``metadata`` and its ``metadataKeys``
     (``safe_key`` is how each key or part was made safe); stored fields not named there follow."""
     logged: dict[str, Any] = {}
@@ -79,6 +83,3 @@ def logged_properties(metadata: Mapping[str, Any], keys: Sequence[Any], safe_key
         if key not in used and key not in logged:
             logged[key] = value
     return logged
-
-
-_MISSING: Any = object()
