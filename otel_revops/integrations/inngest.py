@@ -22,6 +22,11 @@ already ran, so the code before those steps runs again. The middleware drops the
 that replay — from every logger, not only ``ctx.logger`` — because they were exported when that code
 first ran. Turn this off with ``replay_safe=False`` or ``OTEL_REVOPS_INNGEST_REPLAY_SAFE=false``.
 
+Each step that runs — never one whose memoized result is replayed — logs one record when it ends, on
+category ``inngest.step``: message ``Step <id>``, properties ``inngest.step_id``, ``durationMs`` and
+``outcome`` (``ok``, or ``error`` with ``errorType``, at warning), with the run's attributes (the attempt
+among them) like every other record. Turn it off with ``ExecutionContextMiddleware.configured(step_records=False)``.
+
 Why it works where the SDK's own ``ctx.logger`` gate does not: under FastAPI, a sync function runs on a
 thread pool that does not inherit the request's context variables, while the SDK builds its middleware
 on the event loop. Every hook but ``__init__`` runs on the thread that runs the function, so this
@@ -31,6 +36,7 @@ never in ``__init__``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -50,12 +56,15 @@ except ModuleNotFoundError as missing:  # pragma: no cover - depends on what is 
 from otel_revops.categories import Category, category_name
 from otel_revops.config import parse_bool
 from otel_revops.context import EXECUTION, SUPPRESSED, bind_execution, suppressed
-from otel_revops.loggers import BoundLogger
+from otel_revops.loggers import BoundLogger, get_logger
 from otel_revops.pipeline import current_pipeline
+from otel_revops.timing import Timed
 
 __all__ = [
     "FUNCTION_FAILED_EVENT",
     "REPLAY_SAFE_ENV",
+    "STEP_CATEGORY",
+    "STEP_ID_KEY",
     "ExecutionContextMiddleware",
     "InngestLogger",
     "execution_attributes",
@@ -66,6 +75,11 @@ __all__ = [
 REPLAY_SAFE_ENV = "OTEL_REVOPS_INNGEST_REPLAY_SAFE"
 #: The event that runs a function's ``on_failure`` handler; its data holds the failed run's event.
 FUNCTION_FAILED_EVENT = "inngest/function.failed"
+#: The category of the record each step that runs logs (message ``Step <id>``, timed: ``durationMs``, ``outcome``).
+STEP_CATEGORY = "inngest.step"
+#: The property naming the step of a step record.
+STEP_ID_KEY = "inngest.step_id"
+_STEP_LOGGER = get_logger(STEP_CATEGORY)
 
 if TYPE_CHECKING:
     _LoggerAdapter = logging.LoggerAdapter[logging.Logger]
@@ -156,23 +170,33 @@ class ExecutionContextMiddleware(inngest.MiddlewareSync):
     When replay-safe and the client's logger is an :class:`InngestLogger`, ``ctx.logger`` is that logger.
     """
 
-    def __init__(self, client: inngest.Inngest, raw_request: object, *, replay_safe: bool | None = None) -> None:
+    def __init__(
+        self,
+        client: inngest.Inngest,
+        raw_request: object,
+        *,
+        replay_safe: bool | None = None,
+        step_records: bool = True,
+    ) -> None:
         super().__init__(client, raw_request)
         #: Whether records logged while memoized steps are replayed are dropped.
         self.replay_safe = replay_safe_from_env() if replay_safe is None else replay_safe
+        #: Whether each step that runs logs a timed record (category ``inngest.step``).
+        self.step_records = step_records
         self._tokens: list[tuple[ContextVar[Any], Token[Any]]] = []
         self._targeted = False
 
     @classmethod
     def configured(
-        cls, *, replay_safe: bool | None = None
+        cls, *, replay_safe: bool | None = None, step_records: bool = True
     ) -> Callable[[inngest.Inngest, object], ExecutionContextMiddleware]:
         """The middleware with options, for ``middleware=[ExecutionContextMiddleware.configured(...)]``.
 
         ``replay_safe``: drop records logged while memoized steps are replayed; ``None`` reads
-        ``OTEL_REVOPS_INNGEST_REPLAY_SAFE`` (default true).
+        ``OTEL_REVOPS_INNGEST_REPLAY_SAFE`` (default true). ``step_records``: log one timed record per
+        step that runs (default true).
         """
-        return functools.partial(cls, replay_safe=replay_safe)
+        return functools.partial(cls, replay_safe=replay_safe, step_records=step_records)
 
     def transform_input(
         self,
@@ -194,8 +218,12 @@ class ExecutionContextMiddleware(inngest.MiddlewareSync):
             event_data=event.data,
         )
         self._tokens.append((EXECUTION, bind_execution(**attributes)))
-        if not self.replay_safe:
-            return
+        if self.replay_safe:
+            self._close_gate_for_replays(ctx, steps)
+        if self.replay_safe or self.step_records:
+            _wrap_step_handlers(ctx.step, timed=self.step_records)
+
+    def _close_gate_for_replays(self, ctx: inngest.Context | inngest.ContextSync, steps: inngest.StepMemos) -> None:
         if isinstance(self.client.logger, InngestLogger):
             # This gate covers ctx.logger too; the SDK's own one fails under FastAPI sync functions and
             # inngest.experimental.mocked hands functions a Mock.
@@ -204,8 +232,6 @@ class ExecutionContextMiddleware(inngest.MiddlewareSync):
         # which ran when the step was planned: only the targeted step's own code is new.
         self._targeted = getattr(ctx.step, "_target_hashed_id", None) is not None
         self._set(SUPPRESSED, steps.size > 0 or self._targeted)
-        if self._targeted:
-            _open_gate_in_step_handlers(ctx.step)
 
     def before_execution(self) -> None:
         """Open the gate: from here on the code runs for the first time."""
@@ -230,46 +256,67 @@ class ExecutionContextMiddleware(inngest.MiddlewareSync):
                 var.set(_DEFAULTS[var] if old is Token.MISSING else old)
 
 
-def _open_gate_in_step_handlers(step: inngest.Step | inngest.StepSync) -> None:
-    """Make ``step.run`` run its handler with the gate open (this request's one new piece of code)."""
+def _wrap_step_handlers(step: inngest.Step | inngest.StepSync, *, timed: bool) -> None:
+    """Make ``step.run`` run its handler — called only when the step really runs, never when its result
+    is memoized — with the replay gate open and, when ``timed``, inside a timed block."""
     # An instance attribute shadows the method for this request's step object only.
     target: Any = step
     run: Callable[..., Any] = step.run
     if inspect.iscoroutinefunction(run):
 
         async def run_async(step_id: str, handler: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-            return await run(step_id, _ungated(handler), *args, **kwargs)
+            return await run(step_id, _as_new_code(step_id, handler, timed=timed), *args, **kwargs)
 
         target.run = run_async
         return
 
     def run_sync(step_id: str, handler: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return run(step_id, _ungated(handler), *args, **kwargs)
+        return run(step_id, _as_new_code(step_id, handler, timed=timed), *args, **kwargs)
 
     target.run = run_sync
 
 
-def _ungated(handler: Callable[..., Any]) -> Callable[..., Any]:
+def _step_block(step_id: str, timed: bool) -> contextlib.AbstractContextManager[Any]:
+    if not timed:
+        return contextlib.nullcontext()
+    return Timed(f"Step {step_id}", _STEP_LOGGER, {STEP_ID_KEY: step_id})
+
+
+def _as_new_code(step_id: str, handler: Callable[..., Any], *, timed: bool) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(handler):
 
         @functools.wraps(handler)
         async def async_handler(*args: Any, **kwargs: Any) -> Any:
-            with suppressed(False):
+            with suppressed(False), _step_block(step_id, timed):
                 return await handler(*args, **kwargs)
 
         return async_handler
 
     @functools.wraps(handler)
     def sync_handler(*args: Any, **kwargs: Any) -> Any:
+        block = _step_block(step_id, timed)
         with suppressed(False):
-            result = handler(*args, **kwargs)
+            block.__enter__()
+            try:
+                result = handler(*args, **kwargs)
+            except BaseException as exc:
+                block.__exit__(type(exc), exc, exc.__traceback__)
+                raise
         if inspect.isawaitable(result):
-            return _awaited_ungated(result)
+            return _awaited(result, block)
+        with suppressed(False):
+            block.__exit__(None, None, None)
         return result
 
     return sync_handler
 
 
-async def _awaited_ungated(awaitable: Awaitable[Any]) -> Any:
+async def _awaited(awaitable: Awaitable[Any], block: contextlib.AbstractContextManager[Any]) -> Any:
     with suppressed(False):
-        return await awaitable
+        try:
+            result = await awaitable
+        except BaseException as exc:
+            block.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        block.__exit__(None, None, None)
+        return result

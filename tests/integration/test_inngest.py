@@ -27,6 +27,8 @@ import otel_revops
 from otel_revops.config import ConfigurationError
 from otel_revops.integrations.inngest import (
     REPLAY_SAFE_ENV,
+    STEP_CATEGORY,
+    STEP_ID_KEY,
     ExecutionContextMiddleware,
     InngestLogger,
     replay_safe_from_env,
@@ -215,8 +217,22 @@ def serve(client: inngest.Inngest, fn: inngest.Function[Any], mode: str) -> Any:
 
 
 def messages(records: list[dict[str, Any]]) -> collections.Counter[str]:
-    """How many times each message appears."""
-    return collections.Counter(record["message"] for record in records)
+    """How many times each message the function logged appears (the middleware's step records left out)."""
+    return collections.Counter(record["message"] for record in records if category(record) != STEP_CATEGORY)
+
+
+def category(record: dict[str, Any]) -> str:
+    """A record's category: at the top of a history document or a console line, in an embedded entry's metadata."""
+    return str(record["category"] if "category" in record else record["metadata"]["category"])
+
+
+def step_records(records: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    """The middleware's step records as ``(step id, outcome, attempt)``, in the order logged."""
+    return [
+        (stored(r, STEP_ID_KEY), stored(r, "outcome"), stored(r, "inngest.attempt"))
+        for r in records
+        if category(r) == STEP_CATEGORY
+    ]
 
 
 def exactly_once(names: list[str]) -> collections.Counter[str]:
@@ -225,7 +241,10 @@ def exactly_once(names: list[str]) -> collections.Counter[str]:
 
 
 def stored(doc: dict[str, Any], key: str) -> Any:
-    """A metadata value of a stored record: a dotted key is stored nested (``inngest.run_id`` under ``inngest``)."""
+    """A metadata value of a stored record: a dotted key is stored nested (``inngest.run_id`` under ``inngest``);
+    a console record's properties hold it as logged."""
+    if "properties" in doc:
+        return doc["properties"][key]
     value = doc["metadata"]
     for part in key.split("."):
         value = value[part]
@@ -270,7 +289,7 @@ class TestExactlyOnce:
         execution = output.db["job_executions"].find_one({"_id": execution_id})
         assert execution is not None
         assert messages(execution["logs"]) == exactly_once(EXPECTED)
-        assert execution["logCount"] == len(EXPECTED)
+        assert execution["logCount"] == len(EXPECTED) + 3  # and one record per step
 
     @pytest.mark.parametrize("mode", MODES)
     def test_records_keep_their_loggers_category(self, mode: str, output: Output) -> None:
@@ -323,6 +342,50 @@ class TestRetries:
 
         console = [r for r in output.console_records() if r["properties"].get("executionId") == str(execution_id)]
         assert messages(console) == messages(history)
+
+
+class TestStepRecords:
+    @pytest.mark.parametrize("mode", MODES)
+    def test_each_step_that_ran_logs_one_timed_record_and_replays_none(self, mode: str, output: Output) -> None:
+        """Three steps, step two failing once, five requests replaying up to three memoized steps: exactly
+        four step records — one per step run, the failed attempt among them — never one for a replay."""
+        client = new_client()
+        fn = three_step_function(client, mode, fail_step_two_once=True)
+        job_id, execution_id = new_execution(output.db)
+
+        result = drive_function(serve(client, fn, mode), fn, event_for(job_id, execution_id))
+
+        assert result.status == "completed"
+        assert [r.memoized for r in result.requests] == [0, 1, 1, 2, 3]
+        output.flush()
+        history = output.history(execution_id)
+        expected = [("one", "ok", 0), ("two", "error", 0), ("two", "ok", 1), ("three", "ok", 0)]
+        assert step_records(history) == expected
+        steps = [doc for doc in history if doc["category"] == STEP_CATEGORY]
+        assert [doc["message"] for doc in steps] == ["Step one", "Step two", "Step two", "Step three"]
+        assert [doc["level"] for doc in steps] == ["info", "warning", "info", "info"]
+        assert stored(steps[1], "errorType") == "ConnectionError"
+        assert all(isinstance(stored(doc, "durationMs"), float) and stored(doc, "durationMs") >= 0 for doc in steps)
+        assert all(stored(doc, "inngest.run_id") == result.run_id and doc["jobId"] == job_id for doc in steps)
+
+        console = [r for r in output.console_records() if r["properties"].get("executionId") == str(execution_id)]
+        assert step_records(console) == expected
+        execution = output.db["job_executions"].find_one({"_id": execution_id})
+        assert execution is not None
+        assert step_records(execution["logs"]) == expected
+
+    def test_step_records_can_be_turned_off(self, output: Output) -> None:
+        """``configured(step_records=False)``: the function's own records only."""
+        client = new_client([ExecutionContextMiddleware.configured(step_records=False)])
+        fn = three_step_function(client, "flask")
+        job_id, execution_id = new_execution(output.db)
+
+        drive_function(serve(client, fn, "flask"), fn, event_for(job_id, execution_id))
+        output.flush()
+
+        history = output.history(execution_id)
+        assert messages(history) == exactly_once(EXPECTED)
+        assert step_records(history) == []
 
 
 def rendezvous_function(client: inngest.Inngest, mode: str, meet: Callable[[], Any]) -> inngest.Function[Any]:
@@ -468,7 +531,7 @@ class TestCutShortRequests:
         assert (first.status, second.status) == ("completed", "completed")
         assert first.requests[0].status == 500
         output.flush()
-        started = {r["properties"]["run"]: r["properties"] for r in output.exported.records()}
+        started = {r["properties"]["run"]: r["properties"] for r in output.exported.records() if "run" in r["properties"]}
         assert started["first"]["jobId"] == "job-first"
         assert "jobId" not in started["second"]
         assert started["second"]["inngest.run_id"] == second.run_id

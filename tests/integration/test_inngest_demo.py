@@ -19,11 +19,17 @@ STORY = [
     "Job execution started: incremental sync",
     "Missed scheduled run",
     "Executing job with jitter",
+    "Step jitter",
     "Starting chunked sync for entity",
     "Synced chunk",
+    "Step sync-contacts-0",
     "Chunk sync failed; Inngest will retry it",
+    "Step sync-contacts-1",
     "Synced chunk",
+    "Step sync-contacts-1",
     "Synced chunk",
+    "Step sync-contacts-2",
+    "Step complete-execution",
     "Job execution completed",
 ]
 
@@ -84,10 +90,15 @@ class TestDemo:
         assert started["metadata"]["executionId"] == document["_id"]
         assert started["metadata"]["jobId"] == document["jobId"]
         assert started["metadata"]["syncMode"] == "incremental"
-        failed = document["logs"][5]
+        failed = document["logs"][7]
         assert failed["exception"]["type"] == "CRMUnavailableError"
         assert failed["metadata"]["inngest"]["attempt"] == 0
-        assert document["logs"][6]["metadata"]["inngest"]["attempt"] == 1
+        failed_step, retried_step = document["logs"][8]["metadata"], document["logs"][10]["metadata"]
+        assert (failed_step["outcome"], failed_step["errorType"], failed_step["inngest"]["attempt"]) == (
+            "error", "CRMUnavailableError", 0
+        )  # fmt: skip
+        assert (retried_step["outcome"], retried_step["inngest"]["attempt"]) == ("ok", 1)
+        assert document["logs"][9]["metadata"]["inngest"]["attempt"] == 1
         assert f"History: {len(STORY)} records in execution_logs for execution {document['_id']}" in completed.stdout
 
     def test_demo_writes_to_the_configured_mongodb(self, mongo_uri: str, mongo_db: Database[dict[str, Any]]) -> None:

@@ -98,7 +98,7 @@ class TestDriving:
     @pytest.mark.parametrize("framework", ["flask", "fastapi"])
     def test_parallel_steps_are_planned_then_targeted_and_log_once(self, framework: str) -> None:
         """Parallel steps come back planned; each is run by a request targeting it, which replays the code
-        before it silently: every message once."""
+        before it silently: every message once, and one step record per step."""
         client = new_client()
 
         @client.create_function(fn_id="fan-out", trigger=inngest.TriggerEvent(event=EVENT))
@@ -123,7 +123,7 @@ class TestDriving:
         assert result.requests[0].ops == ("StepPlanned", "StepPlanned")
         assert [r.step_id != "step" for r in result.requests[1:3]] == [True, True]
         assert counts == collections.Counter(
-            ["before the group", "syncing contacts", "syncing deals", "after the group"]
+            ["before the group", "syncing contacts", "Step contacts", "syncing deals", "Step deals", "after the group"]
         )
 
     def test_sleep_and_wait_for_event_are_memoized_without_waiting(self) -> None:
