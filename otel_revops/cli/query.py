@@ -99,13 +99,14 @@ def execution_keys(execution_ids: Iterable[Any]) -> list[Any]:
 
 
 def execution_summaries_pipeline(execution_ids: Iterable[Any]) -> list[Document]:
-    """Per execution among ``execution_ids`` (ObjectIds or strings): first and last record time, record and
-    error counts, keyed by the id's text (an execution stored under its ObjectId and its hex string is one)."""
+    """Per execution among ``execution_ids`` (ObjectIds or strings) and level: first and last record time,
+    record and error counts, grouped under ``{"execution": <the id's text>, "level": <level>}`` (an execution
+    stored under its ObjectId and its hex string is one)."""
     return [
         {"$match": {"executionId": {"$in": execution_keys(execution_ids)}}},
         {
             "$group": {
-                "_id": _EXECUTION_TEXT,
+                "_id": {"execution": _EXECUTION_TEXT, "level": "$level"},
                 "first": {"$min": "$timestamp"},
                 "last": {"$max": "$timestamp"},
                 "count": {"$sum": 1},

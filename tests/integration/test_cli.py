@@ -6,6 +6,8 @@ through the pipeline itself; each test reads what a user would read on the termi
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import io
 import json
 import logging
@@ -453,15 +455,17 @@ class TestExecutions:
             "HEARTBEAT",
             "AGE",
             "LOGS",
+            "WARNINGS",
             "ERRORS",
         ]
         order = [line.split()[0] for line in lines[1:5]]
         assert order == [ids["live"], ids["nightly"], ids["silent"], ids["finished"]]
         rows = table_rows(result.stdout)
-        # execution, job, status, first-log date and time, heartbeat date and time, age (1-2 words), logs, errors, flag
+        # execution, job, status, first-log date and time, heartbeat date and time, age (1-2 words), logs,
+        # warnings, errors, flag
         assert rows[ids["live"]][1:3] == ["sync-hubspot", "—"]
-        assert rows[ids["live"]][-2:] == ["3", "2"]
-        assert rows[ids["silent"]][-3:] == ["1", "0", "STALE"]
+        assert rows[ids["live"]][-3:] == ["3", "0", "2"]
+        assert rows[ids["silent"]][-4:] == ["1", "0", "0", "STALE"]
         assert rows[ids["silent"]][2] == "running"
         assert rows[ids["finished"]][2] == "completed"
         assert "STALE" not in rows[ids["finished"]]
@@ -480,6 +484,44 @@ class TestExecutions:
         assert 590 <= rows[1]["ageSeconds"] <= 660
         limited = cli("executions", "--limit", "1", "--json")
         assert [json.loads(line)["executionId"] for line in limited.stdout.splitlines()] == [ids["live"]]
+
+    def test_the_exporters_summary_is_shown_and_matches_the_history(
+        self, cli: Cli, mongo_uri: str, mongo_db: Database[Document]
+    ) -> None:
+        """Records logged through the pipeline: the execution document's ``levelCounts`` and ``firstLogAt``
+        equal the history's counts per level and its first record, and the command shows them."""
+        execution_id = ObjectId()
+        mongo_db["job_executions"].insert_one({"_id": execution_id, "jobId": "sync-hubspot", "status": "running"})
+        otel_revops.configure_logging(mongodb_uri=mongo_uri, mongodb_database=mongo_db.name, console="none")
+        log = otel_revops.get_execution_logger("sync-hubspot", str(execution_id))
+        for n in range(7):
+            log.info("Synced page", page=n)
+        log.warning("Slow page")
+        with otel_revops.execution_context(job_id="sync-hubspot", execution_id=str(execution_id)):
+            with contextlib.suppress(ValueError), otel_revops.timed("Upserted contacts"):
+                raise ValueError("bad row")
+        log.error("Failed to upsert contact 42")
+        log.critical("Token expired")
+        assert otel_revops.force_flush(10_000)
+        otel_revops.shutdown_logging()
+
+        history = list(mongo_db["execution_logs"].find({"executionId": execution_id}))
+        from_history = collections.Counter(doc["level"] for doc in history)
+        assert from_history == {"info": 7, "warning": 2, "error": 1, "critical": 1}
+        document = mongo_db["job_executions"].find_one({"_id": execution_id})
+        assert document is not None
+        assert document["levelCounts"] == from_history
+        assert document["firstLogAt"] == min(doc["timestamp"] for doc in history)
+
+        (row,) = [json.loads(line) for line in cli("executions", "--json").stdout.splitlines()]
+        assert (row["levelCounts"], row["logCount"], row["errorCount"]) == (from_history, 11, 2)
+        assert row["firstLog"] == document["firstLogAt"].isoformat() + "Z"
+        timed_block = next(doc for doc in history if doc["message"] == "Upserted contacts")
+        assert (timed_block["metadata"]["outcome"], timed_block["metadata"]["errorType"]) == ("error", "ValueError")
+        assert isinstance(timed_block["metadata"]["durationMs"], float)
+        assert any(entry["metadata"].get("durationMs") is not None for entry in document["logs"])
+        table = table_rows(cli("executions").stdout)
+        assert table[str(execution_id)][-3:] == ["11", "2", "2"]
 
     def test_stale_threshold_is_an_option(self, cli: Cli, mongo_db: Database[Document]) -> None:
         """With --stale 1h the execution silent for 10 minutes is no longer flagged."""

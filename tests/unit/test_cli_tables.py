@@ -9,7 +9,7 @@ from typing import Any
 from bson import ObjectId
 from rich.console import Console
 
-from otel_revops.cli.executions import execution_rows, executions_table, history_rows
+from otel_revops.cli.executions import execution_rows, executions_table, fold_summaries, history_rows, summarised
 from otel_revops.cli.query import count_entries_before, execution_id_values
 from otel_revops.cli.stats import level_counts, one_line
 
@@ -75,8 +75,35 @@ class TestExecutionRows:
             "ageSeconds": 360.0,
             "logCount": 3,
             "errorCount": None,
+            "levelCounts": None,
             "stale": True,
         }
+
+    def test_the_documents_own_summary_comes_first(self) -> None:
+        """``levelCounts`` and ``firstLogAt`` on the document give the counts, the errors and the first log."""
+        document = execution(
+            timedelta(minutes=1), levelCounts={"info": 5, "warning": 1, "error": 2, "critical": 1}, firstLogAt=NOW
+        )
+        assert summarised(document) and not summarised(execution(None))
+        history = {"first": NOW - timedelta(days=1), "errors": 99, "levelCounts": {"info": 1}}
+        (row,) = execution_rows([document], {str(document["_id"]): history}, NOW, FIVE_MINUTES)
+        assert (row.first_log, row.error_count, row.warning_count) == (NOW, 3, 1)
+        assert row.to_json(NOW)["levelCounts"] == {"info": 5, "warning": 1, "error": 2, "critical": 1}
+
+    def test_history_groups_per_level_fold_into_one_summary(self) -> None:
+        """Groups per execution and level become one summary per execution (its text id), counts per level."""
+        oid = ObjectId()
+        groups = [
+            {"_id": {"execution": str(oid), "level": "info"}, "first": NOW, "last": NOW, "count": 4, "errors": 0},
+            {"_id": {"execution": str(oid), "level": "error"}, "first": NOW - timedelta(hours=1), "last": NOW,
+             "count": 2, "errors": 2},
+            {"_id": {"execution": "other", "level": "WARNING"}, "first": NOW, "last": NOW, "count": 1, "errors": 0},
+        ]  # fmt: skip
+        summaries = fold_summaries(groups)
+        assert summaries[str(oid)] == {
+            "first": NOW - timedelta(hours=1), "last": NOW, "count": 6, "errors": 2, "levelCounts": {"info": 4, "error": 2}
+        }  # fmt: skip
+        assert summaries["other"]["levelCounts"] == {"warning": 1}
 
     def test_history_only_rows(self) -> None:
         """Executions found only in the history take their age from their last record."""
