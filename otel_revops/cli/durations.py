@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["DURATION_HELP", "format_age", "format_duration", "parse_duration"]
+__all__ = ["DURATION_HELP", "format_age", "format_duration", "format_milliseconds", "parse_duration"]
 
 #: What a duration looks like, for help texts and error messages.
 DURATION_HELP = "a number and a unit (s, m, h, d, w), e.g. 30s, 5m, 1h, 24h, 30d, 2w"
@@ -58,3 +58,16 @@ def format_age(seconds: float) -> str:
         return f"{hours}h {minutes}m"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours}h"
+
+
+def format_milliseconds(value: float) -> str:
+    """A measured duration: ``0.42ms``, ``12.3ms``, ``850ms``, ``1.52s``, ``3m 5s`` beyond a minute."""
+    if value < 10:
+        return f"{value:.2f}ms"
+    if value < 100:
+        return f"{value:.1f}ms"
+    if value < 1000:
+        return f"{value:.0f}ms"
+    if value < 60_000:
+        return f"{value / 1000:.2f}s"
+    return format_age(value / 1000)

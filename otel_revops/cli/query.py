@@ -34,6 +34,7 @@ __all__ = [
     "prune_embedded_update",
     "prune_history_filter",
     "stats_match",
+    "timed_durations_pipeline",
 ]
 
 #: OTel severity number of ERROR: records at or above it count as errors.
@@ -211,6 +212,34 @@ def busiest_executions_pipeline(match: Mapping[str, Any], limit: int) -> list[Do
             }
         },
         {"$sort": {"count": -1, "_id": 1}},
+        {"$limit": limit},
+    ]
+
+
+def timed_durations_pipeline(match: Mapping[str, Any], limit: int) -> list[Document]:
+    """The ``limit`` most frequent timed blocks and Inngest steps, each with its count, errors and durations.
+
+    A timed record is one whose ``metadata.outcome`` is ``ok`` or ``error`` and whose
+    ``metadata.durationMs`` is a number (``timed`` blocks and the Inngest middleware's step records).
+    Records are grouped by category (its static part) and message; ``durations`` lists every
+    duration in milliseconds, for the caller to take percentiles of."""
+    return [
+        {
+            "$match": {
+                **match,
+                "metadata.outcome": {"$in": ["ok", "error"]},
+                "metadata.durationMs": {"$type": "number"},
+            }
+        },
+        {
+            "$group": {
+                "_id": {"category": {"$ifNull": ["$scope", "$category"]}, "name": "$message"},
+                "count": {"$sum": 1},
+                "errors": {"$sum": {"$cond": [{"$eq": ["$metadata.outcome", "error"]}, 1, 0]}},
+                "durations": {"$push": "$metadata.durationMs"},
+            }
+        },
+        {"$sort": {"count": -1, "_id.category": 1, "_id.name": 1}},
         {"$limit": limit},
     ]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -11,7 +12,7 @@ import click
 from rich.text import Text
 
 from otel_revops.cli.app import CliState, pass_state
-from otel_revops.cli.durations import format_duration
+from otel_revops.cli.durations import format_duration, format_milliseconds
 from otel_revops.cli.errors import EXIT_OK
 from otel_revops.cli.params import DURATION
 from otel_revops.cli.query import (
@@ -20,11 +21,12 @@ from otel_revops.cli.query import (
     error_messages_pipeline,
     level_counts_pipeline,
     stats_match,
+    timed_durations_pipeline,
 )
 from otel_revops.cli.render import format_time
 from otel_revops.cli.tables import Column, build_table
 
-__all__ = ["LEVEL_ORDER", "level_counts", "one_line", "stats_command"]
+__all__ = ["LEVEL_ORDER", "duration_summary", "level_counts", "one_line", "stats_command"]
 
 #: Levels in the order they are listed.
 LEVEL_ORDER = ("debug", "info", "warning", "error", "critical")
@@ -39,6 +41,15 @@ def level_counts(groups: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         name = str(group.get("_id") or "unknown").lower()
         counts[name] = counts.get(name, 0) + int(group.get("count") or 0)
     return counts
+
+
+def duration_summary(durations: Sequence[float]) -> dict[str, float]:
+    """``p50Ms``, ``p95Ms`` and ``maxMs`` of some durations in milliseconds (linear interpolation, inclusive)."""
+    values = sorted(float(d) for d in durations)
+    if len(values) == 1:
+        return {"p50Ms": values[0], "p95Ms": values[0], "maxMs": values[0]}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50Ms": cuts[49], "p95Ms": cuts[94], "maxMs": values[-1]}
 
 
 def one_line(message: Any, width: int = _MESSAGE_WIDTH) -> str:
@@ -59,10 +70,11 @@ def one_line(message: Any, width: int = _MESSAGE_WIDTH) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of tables.")
 @pass_state
 def stats_command(state: CliState, job_id: str | None, since: timedelta, top: int, as_json: bool) -> int:
-    """Counts by level and category; top errors and executions.
+    """Counts by level and category; top errors and executions; timed blocks and steps.
 
     Over the records of the last --since: counts by level and by category, the most frequent error
-    messages and the busiest executions.
+    messages, the busiest executions, and for each timed block and Inngest step its count, errors and
+    p50, p95 and max duration.
     """
     store = state.store()
     now = datetime.now(timezone.utc)
@@ -72,6 +84,16 @@ def stats_command(state: CliState, job_id: str | None, since: timedelta, top: in
     categories = list(store.history.aggregate(category_counts_pipeline(match, top)))
     errors = list(store.history.aggregate(error_messages_pipeline(match, top)))
     busiest = list(store.history.aggregate(busiest_executions_pipeline(match, top)))
+    timings = [
+        {
+            "category": t["_id"].get("category"),
+            "name": t["_id"].get("name"),
+            "count": t["count"],
+            "errors": t["errors"],
+            **duration_summary(t["durations"]),
+        }
+        for t in store.history.aggregate(timed_durations_pipeline(match, top))
+    ]
     total = sum(levels.values())
     if as_json:
         document = {
@@ -96,6 +118,7 @@ def stats_command(state: CliState, job_id: str | None, since: timedelta, top: in
                 {"executionId": b["_id"], "jobId": b.get("jobId"), "count": b["count"], "errors": b["errors"]}
                 for b in busiest
             ],
+            "timed": timings,
         }
         click.echo(json.dumps(document, ensure_ascii=False, default=str))
         return EXIT_OK
@@ -140,6 +163,29 @@ def stats_command(state: CliState, job_id: str | None, since: timedelta, top: in
             title="Busiest executions",
         ),
     ]
+    if timings:
+        tables.append(
+            build_table(
+                (
+                    Column("NAME"),
+                    Column("CATEGORY"),
+                    Column("COUNT", "right", whole=True),
+                    Column("ERRORS", "right", whole=True),
+                    *(Column(label, "right", whole=True) for label in ("P50", "P95", "MAX")),
+                ),
+                [
+                    (
+                        one_line(t["name"]),
+                        str(t["category"] or "—"),
+                        str(t["count"]),
+                        str(t["errors"]),
+                        *(format_milliseconds(t[key]) for key in ("p50Ms", "p95Ms", "maxMs")),
+                    )
+                    for t in timings
+                ],
+                title="Timed blocks and steps",
+            )
+        )
     for table in tables:
         state.out.print()
         state.out.print(table)

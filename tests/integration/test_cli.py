@@ -652,6 +652,49 @@ class TestStats:
         one_job = json.loads(cli("stats", "--json", "--job", "sync-sf", "--since", "3d").stdout)
         assert (one_job["total"], one_job["levels"]["error"]) == (4, 2)
 
+    def test_timed_blocks_and_steps(self, cli: Cli, mongo_uri: str, mongo_db: Database[Document]) -> None:
+        """Each timed block and step: count, errors and p50/p95/max of its durations; other records left out."""
+        now = datetime.now(timezone.utc)
+        run = ObjectId()
+        records = [
+            history(run, "sync-hubspot", now, "info", "Fetched page", durationMs=float(ms), outcome="ok")
+            for ms in range(1, 21)
+        ]
+        records += [
+            history(run, "sync-hubspot", now, level, "Step fetch", category="inngest.step", durationMs=ms, outcome=out)
+            for ms, out, level in ((100.0, "ok", "info"), (200.0, "error", "warning"), (300.0, "ok", "info"))
+        ]
+        records += [
+            history(run, "sync-hubspot", now, "info", "Fetched page", durationMs=5000.0, outcome="started"),
+            history(run, "sync-hubspot", now, "info", "Fetched page", durationMs="slow", outcome="ok"),
+            history(run, "sync-hubspot", now - timedelta(days=2), "info", "Fetched page", durationMs=1.0, outcome="ok"),
+        ]
+        seed(mongo_db, records, [])
+        otel_revops.configure_logging(mongodb_uri=mongo_uri, mongodb_database=mongo_db.name, console="none")
+        with otel_revops.execution_context(job_id="sync-hubspot", execution_id=str(run)):
+            with otel_revops.timed("Upserted contacts"):
+                sum(range(10_000))
+        assert otel_revops.force_flush(10_000)
+        otel_revops.shutdown_logging()
+
+        result = cli("stats", "--json")
+        assert result.returncode == 0, result.stderr
+        timed = {(t["category"], t["name"]): t for t in json.loads(result.stdout)["timed"]}
+        page, step, upsert = (
+            timed.pop(key)
+            for key in (("revops.sync", "Fetched page"), ("inngest.step", "Step fetch"), ("otel_revops.timed", "Upserted contacts"))
+        )
+        assert timed == {}
+        assert (page["count"], page["errors"], page["p50Ms"], page["p95Ms"], page["maxMs"]) == (20, 0, 10.5, 19.05, 20.0)
+        assert (step["count"], step["errors"], step["p50Ms"], step["p95Ms"], step["maxMs"]) == (3, 1, 200.0, 290.0, 300.0)
+        assert upsert["count"] == 1 and 0 < upsert["p50Ms"] == upsert["maxMs"]
+
+        table = cli("stats").stdout
+        assert "Timed blocks and steps" in table
+        rows = [line.split() for line in table.splitlines()]
+        assert ["Step", "fetch", "inngest.step", "3", "1", "200ms", "290ms", "300ms"] in rows
+        assert ["Fetched", "page", "revops.sync", "20", "0"] in [row[:5] for row in rows]
+
 
 class TestPrune:
     @pytest.fixture
