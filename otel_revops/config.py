@@ -375,6 +375,10 @@ class Settings:
         "OTEL_REVOPS_OTLP_MAX_REQUEST_BYTES", default=4 * 1024 * 1024, parse=_p_int(1024, 2**31 - 1)
     )
 
+    #: Report the pipeline's health as OpenTelemetry metrics (records by outcome, queue, spool, export
+    #: durations): to the application's ``MeterProvider``, else to the OTLP endpoint. ``OTEL_REVOPS_METRICS``.
+    metrics: bool = _spec("OTEL_REVOPS_METRICS", default=True, parse=_p_bool)
+
     @classmethod
     def names(cls) -> tuple[str, ...]:
         """The keyword names :meth:`resolve` accepts."""

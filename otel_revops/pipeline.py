@@ -27,6 +27,7 @@ from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
+from otel_revops._metrics import PipelineMetrics
 from otel_revops.child_processes import arm_child_processes
 from otel_revops.config import Settings
 from otel_revops.delivery import Destination, ExportProcessor, as_destination
@@ -85,6 +86,8 @@ class LoggingPipeline:
         )
         # Records are forwarded once there is somewhere to send them (add_processor connects the forwarder).
         self.handler = BridgeHandler(console=console, redactor=redactor)
+        #: The pipeline's health as OpenTelemetry metrics (:mod:`otel_revops._metrics`).
+        self.metrics = PipelineMetrics(settings, self.resource, self.forwarder, self._export_processors)
         for exporter in [*_exporters_from_settings(settings), *exporters]:
             self.add_exporter(exporter)
         for processor in processors:
@@ -108,6 +111,7 @@ class LoggingPipeline:
             spool=self._spool_for(destination),
             redactor=self.redactor,
         )
+        self.metrics.observe(processor)
         self.add_processor(processor)
         return processor
 
@@ -211,6 +215,7 @@ class LoggingPipeline:
         for processor in self.processors:
             if not isinstance(processor, ExportProcessor):
                 processor.force_flush(_remaining(deadline))
+        self.metrics.close(_remaining(deadline))
         if not at_exit:
             self.logger_provider.shutdown()
         self.handler.flush()

@@ -26,6 +26,7 @@ import itertools
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,9 @@ class ExportProcessor(LogRecordProcessor):
         #: The destination's name in :meth:`stats` and warnings.
         self.name: str = self.destination.name
         self.spool = spool
+        #: Called on the worker after each attempt with the destination's name, ``"ok"``, ``"retry"``
+        #: or ``"refused"``, and the attempt's duration in milliseconds (the pipeline's metrics).
+        self.attempt_observer: Callable[[str, str, float], None] | None = None
         self._redactor = redactor
         self._max_queue = max_queue_size
         self._max_batch = max_batch_size
@@ -287,6 +291,10 @@ class ExportProcessor(LogRecordProcessor):
             self._delivered(len(batch.records), outcome)
         elif isinstance(outcome, Retry):
             self._failed(outcome.reason)
+        observer = self.attempt_observer
+        if observer is not None:
+            label = "ok" if isinstance(outcome, Done) else "retry" if isinstance(outcome, Retry) else "refused"
+            observer(self.name, label, (time.monotonic() - now) * 1000)
         return outcome
 
     def _delivered(self, count: int, outcome: Done) -> None:
@@ -583,7 +591,8 @@ class ExportProcessor(LogRecordProcessor):
         """Counts: ``received``, ``exported``, ``refused`` (records the destination refused for good),
         ``held`` (records that waited in memory or the spool), ``replayed`` (held records delivered
         later), ``failed_attempts``, ``dropped_queue_full``, ``dropped_shutdown``; what waits now
-        (``queued``, ``held_in_memory``, ``spooled_batches``); the spool's ``spool_dropped`` (by its
+        (``queued``, ``held_in_memory``, ``spooled_batches``); the spool's ``spool_bytes`` (its files'
+        size, by this process's count), ``spool_dropped`` (by its
         size bound), ``spool_quarantined`` (files moved aside) and ``spool_bad_lines``; and the
         destination's own counts under ``destination``."""
         counts: dict[str, Any] = dict(self._counts)
@@ -591,6 +600,7 @@ class ExportProcessor(LogRecordProcessor):
         counts["held_in_memory"] = self._backlog_records
         counts["spooled_batches"] = self._spooled
         if self.spool is not None:
+            counts["spool_bytes"] = self.spool.held_bytes
             counts["spool_dropped"] = self.spool.dropped
             counts["spool_quarantined"] = self.spool.quarantined
             counts["spool_bad_lines"] = self.spool.bad_lines

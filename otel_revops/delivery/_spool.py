@@ -240,6 +240,12 @@ class Spool:
             self.quarantined += 1
         warn(f"spool-quarantine-{path.name}", f"spool file {path} {why}: moved to {target}", every_seconds=float("inf"))
 
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of batch files held, by this process's count (rescanned when it passes the bound)."""
+        with self._lock:
+            return self._held
+
     # -- the bound -----------------------------------------------------------------------------
 
     def size(self) -> int:

@@ -1,11 +1,11 @@
-"""A real OTLP logs receiver (gRPC and HTTP/protobuf) that keeps what it receives for assertions."""
+"""A real OTLP receiver of logs and metrics (gRPC and HTTP/protobuf) that keeps what it receives for assertions."""
 
 from __future__ import annotations
 
 import gzip
 import threading
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +20,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 if TYPE_CHECKING:
@@ -27,14 +32,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOGS_PATH",
+    "METRICS_PATH",
     "OTLPReceiver",
     "ReceivedLog",
+    "ReceivedPoint",
     "decode_any_value",
     "decode_attributes",
+    "flatten_metrics",
     "flatten_request",
 ]
 
 LOGS_PATH = "/v1/logs"
+METRICS_PATH = "/v1/metrics"
 _PROTOBUF = "application/x-protobuf"
 
 
@@ -56,6 +65,54 @@ class ReceivedLog:
     event_name: str
     transport: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReceivedPoint:
+    """One metric data point as it arrived: a sum or gauge's ``value``, a histogram's ``count`` and ``sum``."""
+
+    name: str
+    kind: str
+    attributes: dict[str, object]
+    resource: dict[str, object]
+    scope_name: str
+    unit: str
+    value: float
+    count: int
+    sum: float
+    monotonic: bool
+    time_unix_nano: int
+    transport: str
+
+
+def flatten_metrics(request: ExportMetricsServiceRequest, transport: str) -> list[ReceivedPoint]:
+    """Return every data point of a metrics export request, each carrying its metric, resource and scope."""
+    points = []
+    for resource_metrics in request.resource_metrics:
+        resource = decode_attributes(resource_metrics.resource.attributes)
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                kind = metric.WhichOneof("data") or ""
+                data = getattr(metric, kind)
+                for point in data.data_points:
+                    number = point.WhichOneof("value") if kind in ("sum", "gauge") else None
+                    points.append(
+                        ReceivedPoint(
+                            name=metric.name,
+                            kind=kind,
+                            attributes=decode_attributes(point.attributes),
+                            resource=dict(resource),
+                            scope_name=scope_metrics.scope.name,
+                            unit=metric.unit,
+                            value=float(getattr(point, number)) if number else 0.0,
+                            count=int(getattr(point, "count", 0)),
+                            sum=float(getattr(point, "sum", 0.0)),
+                            monotonic=bool(getattr(data, "is_monotonic", False)),
+                            time_unix_nano=point.time_unix_nano,
+                            transport=transport,
+                        )
+                    )
+    return points
 
 
 def decode_any_value(value: AnyValue) -> object:
@@ -118,6 +175,17 @@ class _LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):
         return ExportLogsServiceResponse()
 
 
+class _MetricsServicer(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def __init__(self, receiver: OTLPReceiver) -> None:
+        self._receiver = receiver
+
+    def Export(
+        self, request: ExportMetricsServiceRequest, context: grpc.ServicerContext
+    ) -> ExportMetricsServiceResponse:
+        self._receiver._accept_metrics(request, "grpc")
+        return ExportMetricsServiceResponse()
+
+
 class _ReceiverHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -135,16 +203,24 @@ class _LogsHTTPHandler(BaseHTTPRequestHandler):
         if limit is not None and len(body) > limit:
             self._reply(413, b"request body too large")
             return
-        if self.path.split("?", 1)[0] != LOGS_PATH:
+        path = self.path.split("?", 1)[0]
+        if path not in (LOGS_PATH, METRICS_PATH):
             self._reply(404, b"")
             return
         if self.headers.get_content_type() != _PROTOBUF:
             self._reply(415, b"only application/x-protobuf is supported")
             return
         try:
-            request = ExportLogsServiceRequest.FromString(self._decompress(body))
+            if path == METRICS_PATH:
+                metrics = ExportMetricsServiceRequest.FromString(self._decompress(body))
+            else:
+                request = ExportLogsServiceRequest.FromString(self._decompress(body))
         except (OSError, zlib.error, EOFError, DecodeError, ValueError) as error:
             self._reply(400, f"undecodable export request: {error}".encode())
+            return
+        if path == METRICS_PATH:
+            cast(_ReceiverHTTPServer, self.server).receiver._accept_metrics(metrics, "http")
+            self._reply(200, ExportMetricsServiceResponse().SerializeToString(), _PROTOBUF)
             return
         headers = {key.lower(): value for key, value in self.headers.items()}
         receiver = cast(_ReceiverHTTPServer, self.server).receiver
@@ -175,9 +251,11 @@ class _LogsHTTPHandler(BaseHTTPRequestHandler):
 
 
 class OTLPReceiver:
-    """Receives OTLP log exports over gRPC and HTTP/protobuf on 127.0.0.1 and keeps them as ``ReceivedLog``.
+    """Receives OTLP log and metric exports over gRPC and HTTP/protobuf on 127.0.0.1 and keeps them as
+    ``ReceivedLog`` and ``ReceivedPoint``.
 
-    ``refuse(True)`` makes both transports answer UNAVAILABLE / HTTP 503 until ``refuse(False)``;
+    ``refuse(True)`` makes both transports answer log exports with UNAVAILABLE / HTTP 503 until
+    ``refuse(False)`` (metrics are always taken, so that a test can watch an outage through them);
     refused requests are counted and their records dropped, as a collector that is down would.
     ``max_request_bytes`` refuses larger requests as a collector does (gRPC's receive limit:
     RESOURCE_EXHAUSTED; HTTP: 413), without counting them.
@@ -188,6 +266,7 @@ class OTLPReceiver:
         self.max_request_bytes = max_request_bytes
         self._changed = threading.Condition()
         self._records: list[ReceivedLog] = []
+        self._points: list[ReceivedPoint] = []
         self._refusing = False
         self._accepted_requests = 0
         self._refused_requests = 0
@@ -236,6 +315,9 @@ class OTLPReceiver:
         logs_service_pb2_grpc.add_LogsServiceServicer_to_server(  # type: ignore[no-untyped-call]
             _LogsServicer(self), grpc_server
         )
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            _MetricsServicer(self), grpc_server
+        )
         self._grpc_port = grpc_server.add_insecure_port("127.0.0.1:0")
         grpc_server.start()
         self._grpc_server = grpc_server
@@ -278,10 +360,35 @@ class OTLPReceiver:
             received = len(self._records)
         raise AssertionError(f"expected {count} OTLP log records within {timeout}s, received {received}")
 
+    def metric_points(self) -> list[ReceivedPoint]:
+        """A snapshot of every metric data point received so far, in arrival order."""
+        with self._changed:
+            return list(self._points)
+
+    def wait_for_metrics(
+        self,
+        predicate: Callable[[dict[tuple[str, frozenset[tuple[str, object]]], ReceivedPoint]], bool],
+        timeout: float = 10.0,
+    ) -> dict[tuple[str, frozenset[tuple[str, object]]], ReceivedPoint]:
+        """Wait until ``predicate`` holds for the latest point of each (metric name, attributes) and
+        return those points; ``AssertionError`` with what arrived on deadline."""
+        with self._changed:
+            if self._changed.wait_for(lambda: predicate(self._latest()), timeout=timeout):
+                return self._latest()
+            latest = self._latest()
+        raise AssertionError(f"metrics not as expected within {timeout}s; latest: {latest}")
+
+    def _latest(self) -> dict[tuple[str, frozenset[tuple[str, object]]], ReceivedPoint]:
+        latest: dict[tuple[str, frozenset[tuple[str, object]]], ReceivedPoint] = {}
+        for point in self._points:
+            latest[point.name, frozenset(point.attributes.items())] = point
+        return latest
+
     def clear(self) -> None:
         """Forget received records and reset both request counters."""
         with self._changed:
             self._records.clear()
+            self._points.clear()
             self._accepted_requests = 0
             self._refused_requests = 0
 
@@ -307,3 +414,8 @@ class OTLPReceiver:
             self._accepted_requests += 1
             self._changed.notify_all()
             return True
+
+    def _accept_metrics(self, request: ExportMetricsServiceRequest, transport: str) -> None:
+        with self._changed:
+            self._points.extend(flatten_metrics(request, transport))
+            self._changed.notify_all()

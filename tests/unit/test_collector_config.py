@@ -248,10 +248,11 @@ class TestBrokenCopies:
         )
 
     def test_logs_pipeline_without_receivers(self, tmp_path: Path) -> None:
-        """A pipeline with no receiver is reported (and its receiver then counts as unused)."""
+        """A pipeline with no receiver is reported (and, used by no pipeline, its receiver counts as unused)."""
 
         def change(config: dict[str, Any]) -> None:
-            config["service"]["pipelines"]["logs"]["receivers"] = []
+            for pipeline in config["service"]["pipelines"].values():
+                pipeline["receivers"] = []
 
         problems = _problems_after(tmp_path, change)
         assert "pipeline 'logs' has no receivers" in problems
