@@ -22,18 +22,13 @@ else the API's proxy meter, which does nothing until a provider is set.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
-from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
-
-from otel_revops.context import exporting
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
@@ -43,13 +38,12 @@ if TYPE_CHECKING:
     from otel_revops.delivery import ExportProcessor
     from otel_revops.forwarder import RecordForwarder
 
-__all__ = ["METER_NAME", "PipelineMetrics", "metrics_endpoint"]
+__all__ = ["METER_NAME", "PipelineMetrics"]
 
 #: The meter the library's instruments are created on.
 METER_NAME = "otel_revops"
 _OUTCOMES = ("exported", "held", "replayed", "refused", "dropped")
 _DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0)
-_METRICS_PATH = "/v1/metrics"
 
 
 class _Source:
@@ -171,7 +165,9 @@ class PipelineMetrics:
         #: The provider of the pipeline's own (OTLP), or None when the application's or the proxy is used.
         self.own_provider: SdkMeterProvider | None = None
         if settings.metrics and settings.otlp_endpoint and not _application_provider_set():
-            self.own_provider = _otlp_meter_provider(settings, resource)
+            from otel_revops._metrics_otlp import otlp_meter_provider
+
+            self.own_provider = otlp_meter_provider(settings, resource)
             self._reported = _Reported(self.own_provider.get_meter(METER_NAME))
         else:
             self._reported = _global_reported()
@@ -198,58 +194,3 @@ class PipelineMetrics:
 
 def _application_provider_set() -> bool:
     return not isinstance(metrics.get_meter_provider(), metrics._internal._ProxyMeterProvider)
-
-
-class _ExportingMetricExporter(MetricExporter):
-    """A metric exporter whose exports run as an exporter's (what it logs reaches the console only, and
-    instrumentations do not trace its requests)."""
-
-    def __init__(self, inner: MetricExporter) -> None:
-        super().__init__(inner._preferred_temporality, inner._preferred_aggregation)
-        self._inner = inner
-
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
-        with exporting(), suppress_instrumentation():
-            return self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return self._inner.force_flush(timeout_millis)
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
-
-
-def metrics_endpoint(endpoint: str, protocol: str, env: dict[str, str] | None = None) -> str | None:
-    """Where the metrics go for the logs' ``endpoint``: None when the standard variables say it (the
-    exporter reads them itself); for HTTP the base URL with ``/v1/metrics``."""
-    environ = os.environ if env is None else env
-    if environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "").strip():
-        return None
-    if endpoint.strip() == environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip():
-        return None
-    if protocol != "http/protobuf":
-        return endpoint
-    from otel_revops.exporters.otlp import LOGS_PATH
-
-    base = endpoint.rstrip("/").removesuffix(LOGS_PATH)
-    return base + _METRICS_PATH
-
-
-def _otlp_meter_provider(settings: Settings, resource: Resource) -> SdkMeterProvider:
-    from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-
-    assert settings.otlp_endpoint is not None
-    protocol = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "").strip() or settings.otlp_protocol
-    endpoint = metrics_endpoint(settings.otlp_endpoint, protocol)
-    exporter: MetricExporter
-    if protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpExporter
-
-        exporter = HttpExporter(endpoint=endpoint)
-    else:
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcExporter
-
-        exporter = GrpcExporter(endpoint=endpoint)
-    reader = PeriodicExportingMetricReader(_ExportingMetricExporter(exporter))
-    return SdkMeterProvider(metric_readers=[reader], resource=resource, shutdown_on_exit=False)

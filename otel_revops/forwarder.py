@@ -1,6 +1,8 @@
 """The hand-off between the application's threads and OpenTelemetry.
 
-The calling thread appends ``(record, context snapshot, span)`` to a bounded deque — nothing else.
+The calling thread appends ``(record, properties, span, merged)`` to a bounded deque — nothing else:
+``properties`` is the execution context's snapshot, or (``merged``) the record's whole properties,
+redacted, when the console already needed them: a dict handed over, which becomes the OTel attributes.
 A worker thread turns each into an OTel ``LogRecord`` and emits it on the ``LoggerProvider``, whose
 processors batch and export. When the deque is full a logging call waits a bounded time for room
 (back-pressure instead of loss), then drops the record and counts it. Once closed, a record is
@@ -31,7 +33,7 @@ from otel_revops.translate import to_otel_record
 
 __all__ = ["RecordForwarder"]
 
-Item = tuple[logging.LogRecord, Mapping[str, Any], "SpanContext | None"]
+Item = tuple[logging.LogRecord, Mapping[str, Any], "SpanContext | None", bool]
 # Scopes are the registered loggers' names; the cache is held to this many all the same.
 _MAX_SCOPES = 1024
 
@@ -115,7 +117,7 @@ class RecordForwarder:
         queue.append(item)
         if self._worker is None:
             self._start_worker()
-        if len(queue) >= self._wake_at:
+        if len(queue) >= self._wake_at and not self._wake.is_set():
             self._wake.set()
 
     def _wait_for_room(self) -> bool:
@@ -166,7 +168,7 @@ class RecordForwarder:
 
     def _forward(self, item: Item) -> None:
         """Translate one record and emit it on the provider; never raises."""
-        record, base, span = item
+        record, base, span, merged = item
         loggers = self._loggers
         try:
             name = record.name
@@ -181,7 +183,7 @@ class RecordForwarder:
                 logger = loggers[scope] = created if isinstance(created, Logger) else None
             if logger is not None:
                 category = name if scope != name else None
-                otel = to_otel_record(record, base, span, self.redactor, self.max_value_length, category)
+                otel = to_otel_record(record, base, span, self.redactor, self.max_value_length, category, merged=merged)
                 logger.emit(_writable(logger, otel))  # type: ignore[arg-type] # the SDK takes a ReadWriteLogRecord as is
             self.forwarded += 1
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others

@@ -82,11 +82,11 @@ class BridgeHandler(logging.Handler):
             if console is not None:
                 base = record_properties(record, base)
                 if redactor is not None:
-                    base = redactor.properties(base)
+                    redactor.redact_properties(base)
                 console.write_record(record, base, span)
             forwarder = self.forwarder
             if forwarder is not None and not EXPORTING.get():
-                forwarder.put((record, base, span))
+                forwarder.put((record, base, span, console is not None))
         except Exception as exc:  # noqa: BLE001 - a logging call never raises into the application
             self.errors += 1
             warn("handler-error", f"a record could not be handled: {type(exc).__name__}: {exc}")

@@ -201,18 +201,23 @@ class Redactor:
 
     def properties(self, properties: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of ``properties`` with secret keys' values and secrets inside values redacted."""
-        redacted: dict[str, Any] = {}
+        return self.redact_properties(dict(properties))
+
+    def redact_properties(self, properties: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`properties`, in place: ``properties`` itself, with its values redacted."""
         decisions = self._decisions
         for key, value in properties.items():
             # Inline fast path for the common case: a known, harmless key with a scalar value.
             kind = type(value)
             if decisions.get(key) is False and (kind is int or kind is bool or kind is float or value is None):
-                redacted[key] = value
-            elif kind is str and decisions.get(key) is False:
-                redacted[key] = self.text(value)
+                continue
+            if kind is str and decisions.get(key) is False:
+                text = self.text(value)
+                if text is not value:
+                    properties[key] = text
             else:
-                redacted[key] = self.value(value, key)
-        return redacted
+                properties[key] = self.value(value, key)
+        return properties
 
     def arguments(self, args: Any) -> Any:
         """A logging call's ``args`` (a tuple, or one mapping for ``%(name)s``) with their secrets redacted."""

@@ -37,6 +37,8 @@ EMOJI_GLYPHS: Glyphs = ("🔍", "ℹ️", "⚠️", "❌", "🚨")
 ASCII_GLYPHS: Glyphs = ("[.]", "[i]", "[!]", "[x]", "[X]")
 
 _NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_PADDED_NAMES = tuple(name.ljust(7) for name in _NAMES)
+_JSON_LEVELS = tuple(name.lower() for name in _NAMES)
 
 
 @dataclass(frozen=True)
@@ -72,19 +74,21 @@ def level_index(levelno: int) -> int:
 
 
 _second_cache: list[Any] = [-1, ""]
+_MILLIS = tuple(f"{millis:03d}Z" for millis in range(1000))
 
 
 def format_timestamp(created: float) -> str:
     """UTC ISO-8601 with milliseconds and ``Z``: ``2024-01-15T10:30:45.123Z``."""
     seconds = int(created)
     # A float epoch carries ~0.2 µs of error: without the nudge .123 can read back as .122.
-    millis = min(999, int((created - seconds) * 1000 + 0.0005))
+    millis = min(999, max(0, int((created - seconds) * 1000 + 0.0005)))
     cache = _second_cache
     if cache[0] != seconds:
         # One strftime per second of wall clock: the prefix is shared by every record within it.
-        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds))
         cache[0] = seconds
-    return f"{cache[1]}.{millis:03d}Z"
+    prefix: str = cache[1]
+    return prefix + _MILLIS[millis]
 
 
 def jsonable(value: Any) -> Any:
@@ -100,9 +104,13 @@ def _default(value: Any) -> Any:
     return safe_str(value)
 
 
+# Made once: ``json.dumps`` with any option builds a new encoder for every call.
+_ENCODERS = {indent: json.JSONEncoder(indent=indent, ensure_ascii=False, default=_default) for indent in (None, 2)}
+
+
 def _dumps(value: Any, indent: int | None) -> str:
     try:
-        return json.dumps(value, indent=indent, ensure_ascii=False, default=_default)
+        return _ENCODERS[indent].encode(value)
     except Exception:  # noqa: BLE001 - cycles, non-string keys, containers whose methods raise
         # Rebuild from safe parts.
         return json.dumps(jsonable(value), indent=indent, ensure_ascii=False)
@@ -130,10 +138,10 @@ def render_properties(properties: Mapping[str, Any], indent: str = "   ") -> str
     lines = []
     inner = indent + "  "
     for key, value in properties.items():
-        text = _scalar(value)
+        text = encode_basestring(value) if type(value) is str else _scalar(value)
         if text is None:
             text = _dumps(value, 2).replace("\n", "\n" + inner)
-        lines.append(f"{inner}{encode_basestring(safe_str(key))}: {text}")
+        lines.append(f"{inner}{encode_basestring(key if type(key) is str else safe_str(key))}: {text}")
     if not lines:
         return "{}"
     return "{\n" + ",\n".join(lines) + "\n" + indent + "}"
@@ -156,21 +164,19 @@ def render_pretty(
     ``   Properties: {...}`` and, for an exception, its traceback indented by three spaces.
     """
     index = level_index(levelno)
-    label = name or _NAMES[index]
+    label = _PADDED_NAMES[index] if name is None else name.ljust(7)
     if palette is PLAIN:
-        head = f"{glyphs[index]} [{format_timestamp(created)}] {label:<7} {category}: {message}\n"
+        head = glyphs[index] + " [" + format_timestamp(created) + "] " + label + " " + category + ": " + message
     else:
         head = (
             f"{glyphs[index]} {palette.dim}[{format_timestamp(created)}]{palette.reset} "
-            f"{palette.levels[index]}{label:<7}{palette.reset} {palette.bold}{category}{palette.reset}: {message}\n"
+            f"{palette.levels[index]}{label}{palette.reset} {palette.bold}{category}{palette.reset}: {message}"
         )
-    parts = [head]
     if properties:
-        parts.append(f"   Properties: {render_properties(properties)}\n")
+        head += "\n   Properties: " + render_properties(properties)
     if exception:
-        parts.append("   " + exception.rstrip("\n").replace("\n", "\n   ") + "\n")
-    parts.append("\n")
-    return "".join(parts)
+        head += "\n   " + exception.rstrip("\n").replace("\n", "\n   ")
+    return head + "\n\n"
 
 
 def render_json(
@@ -183,17 +189,15 @@ def render_json(
     trace_id: str | None = None,
     span_id: str | None = None,
 ) -> str:
-    """One record as a single JSON line (with its newline)."""
-    document: dict[str, Any] = {
-        "time": format_timestamp(created),
-        "level": _NAMES[level_index(levelno)].lower(),
-        "category": category,
-        "message": message,
-        "properties": properties,
-    }
+    """One record as a single JSON line (with its newline): ``time``, ``level``, ``category``, ``message``,
+    ``properties``, then ``traceId``/``spanId`` and ``exception`` when there are any."""
+    line = (
+        f'{{"time": "{format_timestamp(created)}", "level": "{_JSON_LEVELS[level_index(levelno)]}", '
+        f'"category": {encode_basestring(category)}, "message": {encode_basestring(message)}, '
+        f'"properties": {_dumps(properties, None)}'
+    )
     if trace_id:
-        document["traceId"] = trace_id
-        document["spanId"] = span_id
+        line += f', "traceId": {encode_basestring(trace_id)}, "spanId": {_dumps(span_id, None)}'
     if exception:
-        document["exception"] = exception
-    return _dumps(document, None) + "\n"
+        line += f', "exception": {encode_basestring(exception)}'
+    return line + "}\n"

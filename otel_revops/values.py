@@ -6,10 +6,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["cut_text", "plain_value", "safe_repr", "safe_str", "valid_text"]
+__all__ = ["INT64_BOUND", "cut_text", "plain_value", "safe_repr", "safe_str", "valid_text"]
 
 _MAX_DEPTH = 32
-_INT64 = 2**63
+#: Integers ``-INT64_BOUND <= n < INT64_BOUND`` fit a signed 64-bit integer (OTel, BSON).
+INT64_BOUND = 2**63
 
 
 def safe_repr(value: Any) -> str:
@@ -79,7 +80,7 @@ def plain_value(
     if kind is bool or value is None:
         return value
     if kind is int:
-        return value if for_json or -_INT64 <= value < _INT64 else str(value)
+        return value if for_json or -INT64_BOUND <= value < INT64_BOUND else str(value)
     if kind is float:
         return value if math.isfinite(value) else str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):

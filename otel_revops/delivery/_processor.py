@@ -159,13 +159,7 @@ class ExportProcessor(LogRecordProcessor):
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         """Queue one record (called by the SDK's ``Logger.emit``); after shutdown, write it at once."""
-        readable = ReadableLogRecord(
-            log_record=log_record.log_record,
-            resource=log_record.resource,  # type: ignore[arg-type]
-            instrumentation_scope=log_record.instrumentation_scope,
-            limits=log_record.limits,
-        )
-        readable = redact_record(readable, self._redactor)  # the API's records, and the SDK's, are not yet
+        readable = redact_record(_readable(log_record), self._redactor)  # the API's records, and the SDK's, are not yet
         self._counts["received"] += 1
         if self._closed:
             self._late(readable)
@@ -177,7 +171,7 @@ class ExportProcessor(LogRecordProcessor):
         queue.append(readable)
         if self._worker is None:
             self._ensure_worker()
-        if len(queue) >= self._max_batch:
+        if len(queue) >= self._max_batch and not self._wake.is_set():
             self._wake.set()
 
     def _overflowed(self, readable: ReadableLogRecord) -> None:
@@ -606,6 +600,18 @@ class ExportProcessor(LogRecordProcessor):
             counts["spool_bad_lines"] = self.spool.bad_lines
         counts["destination"] = dict(self.destination.counts())
         return counts
+
+
+def _readable(record: ReadWriteLogRecord) -> ReadableLogRecord:
+    """``ReadableLogRecord(**fields of record)``, without the frozen dataclass's ``__init__``, which sets each
+    field through ``object.__setattr__``: its fields are set directly, as that ``__init__`` would set them."""
+    readable = object.__new__(ReadableLogRecord)
+    fields = readable.__dict__
+    fields["log_record"] = record.log_record
+    fields["resource"] = record.resource
+    fields["instrumentation_scope"] = record.instrumentation_scope
+    fields["limits"] = record.limits
+    return readable
 
 
 def _millis_left(deadline: float) -> int:

@@ -18,7 +18,7 @@ import pytest
 from opentelemetry import metrics
 
 import otel_revops
-from otel_revops._metrics import metrics_endpoint
+from otel_revops._metrics_otlp import metrics_endpoint
 from otel_revops.config import OtlpProtocol
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedPoint
 

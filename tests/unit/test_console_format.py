@@ -159,6 +159,27 @@ class TestPrettyFormat:
 
 
 class TestJsonFormat:
+    def test_fields_in_order_with_trace_ids_and_exception(self) -> None:
+        """time, level, category, message, properties, traceId, spanId, exception: each exact JSON, in that
+        order, quotes and non-ASCII text included."""
+        from opentelemetry.sdk.trace import TracerProvider
+
+        stream = _configure(console="json")
+        tracer = TracerProvider().get_tracer("t")
+        with tracer.start_as_current_span("sync"):
+            try:
+                raise ValueError('bad "value" é')
+            except ValueError:
+                logging.getLogger('sync."quoted"').exception('failed: "x" é\n', extra={"nested": {"b": b"\x00"}})
+        document = json.loads(stream.getvalue())
+        assert list(document) == ["time", "level", "category", "message", "properties", "traceId", "spanId", "exception"]
+        assert document["level"] == "error"
+        assert document["category"] == 'sync."quoted"'
+        assert document["message"] == 'failed: "x" é\n'
+        assert document["properties"] == {"nested": {"b": "b'\\x00'"}}
+        assert document["exception"].startswith("Traceback (most recent call last):")
+        assert document["exception"].rstrip().endswith('ValueError: bad "value" é')
+
     def test_one_object_per_line(self) -> None:
         """JSON mode: time, level, category, message, properties."""
         stream = _configure(console="json")

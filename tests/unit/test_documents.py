@@ -236,6 +236,11 @@ class TestExecutionKey:
         assert execution_key(42) == 42
         assert execution_key(4.5) == "4.5"
 
+    def test_spaced_hex_is_not_an_object_id(self) -> None:
+        """24 characters that parse as hex only with spaces skipped stay the string they are."""
+        assert execution_key("00 11 22 33 44 55 66 77 ") == "00 11 22 33 44 55 66 77 "
+        assert execution_key("00112233445566778899aabb") == ObjectId("00112233445566778899aabb")
+
 
 class TestRecordDocuments:
     def test_records_without_an_execution_are_skipped(self) -> None:
@@ -275,6 +280,20 @@ class TestRecordDocuments:
         nanoseconds = record.log_record.timestamp
         assert nanoseconds is not None
         assert abs(stamp.timestamp() - nanoseconds / 1e9) < 0.001
+
+    @pytest.mark.parametrize("nanoseconds", [0, 999_999, 1_733_312_345_123_456_789, 1_733_312_345_999_999_999, 4_102_444_799_001_000_000])
+    def test_stored_milliseconds_are_exact(self, nanoseconds: int) -> None:
+        """The stored time is the record's, to the millisecond: no float rounding moves it."""
+        record = readable()
+        record.log_record.timestamp = nanoseconds
+        documents = record_documents(record)
+        assert documents is not None
+        stamp = documents.history["timestamp"]
+        since_epoch = stamp - datetime(1970, 1, 1, tzinfo=timezone.utc)
+        assert since_epoch.days * 86_400_000 + since_epoch.seconds * 1000 + since_epoch.microseconds // 1000 == (
+            nanoseconds // 1_000_000
+        )
+        assert since_epoch.microseconds % 1000 == 0
 
     def test_history_document_fields(self) -> None:
         """The history document carries ids, time, level, severity, message, category, metadata, service."""

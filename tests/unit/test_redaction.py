@@ -25,6 +25,15 @@ class TestRedactor:
         """Each default key pattern redacts its value, whatever the case."""
         assert Redactor().properties({key: SECRET, "entity": "contacts"}) == {key: "[REDACTED]", "entity": "contacts"}
 
+    def test_properties_copies_and_redact_properties_works_in_place(self) -> None:
+        """``properties`` leaves its argument as it was; ``redact_properties`` redacts the dict it is given."""
+        given = {"password": SECRET, "entity": "contacts", "chunk": 3}
+        assert Redactor().properties(given) == {"password": "[REDACTED]", "entity": "contacts", "chunk": 3}
+        assert given["password"] == SECRET
+        same = Redactor().redact_properties(given)
+        assert same is given
+        assert given == {"password": "[REDACTED]", "entity": "contacts", "chunk": 3}
+
     def test_any_depth(self) -> None:
         """Nested dicts and lists are walked."""
         redacted = Redactor().properties({"request": {"headers": [{"Authorization": SECRET}], "ok": 1}})

@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from bson import ObjectId
@@ -48,7 +48,7 @@ from opentelemetry.trace import format_span_id, format_trace_id
 from otel_revops.attributes import RECORD_UID, user_properties
 from otel_revops.categories import record_category
 from otel_revops.exporters.mongodb.nesting import nested_path, place
-from otel_revops.values import safe_str
+from otel_revops.values import INT64_BOUND, safe_str
 
 __all__ = [
     "DEFAULT_MAX_VALUE_BYTES",
@@ -73,15 +73,16 @@ _MAX_KEY_CHARS = _MAX_KEY_BYTES // 4
 # What a scalar or container slot is charged against a record's budget, beyond its text.
 _SLOT_BYTES = 8
 _OVER_BUDGET = "<omitted: the record is over its size budget>"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _UNSAFE_KEY = re.compile(r"^\$|[.\x00]")
 # A lone surrogate is a valid ``str`` but has no UTF-8 form: BSON cannot encode it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _KEY_REPLACEMENTS = {"$": "\uff04", ".": "\uff0e", "\x00": "\u2400"}
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # Keys repeat from record to record: each is made safe once (held to a bounded number of keys).
 _SAFE_KEYS: dict[str, str] = {}
 _SAFE_KEYS_LIMIT = 4096
+# Execution ids repeat from record to record too: each becomes its document's ``_id`` once.
+_EXECUTION_KEYS: dict[str, Any] = {}
+_UTC = timezone.utc
 _EXCEPTION_KEYS = (("exception.type", "type"), ("exception.message", "message"), ("exception.stacktrace", "stacktrace"))
 
 
@@ -191,7 +192,7 @@ class Sanitizer:
         if value is None or kind is bool or kind is float:
             return value
         if kind is int:
-            return value if _INT64_MIN <= value <= _INT64_MAX else str(value)
+            return value if -INT64_BOUND <= value < INT64_BOUND else str(value)
         if kind is datetime or kind is ObjectId:
             return value
         return self._other(value, depth, seen)
@@ -268,19 +269,35 @@ def execution_key(execution_id: Any) -> Any:
     if kind is ObjectId:
         return execution_id
     if kind is str:
-        if len(execution_id) == 24 and ObjectId.is_valid(execution_id):
-            return ObjectId(execution_id)
-        return valid_text(execution_id)
-    if kind is int and _INT64_MIN <= execution_id <= _INT64_MAX:
+        known = _EXECUTION_KEYS.get(execution_id)
+        if known is None:
+            known = _object_id(execution_id) or valid_text(execution_id)
+            if len(_EXECUTION_KEYS) >= _SAFE_KEYS_LIMIT:
+                _EXECUTION_KEYS.clear()
+            _EXECUTION_KEYS[execution_id] = known
+        return known
+    if kind is int and -INT64_BOUND <= execution_id < INT64_BOUND:
         return execution_id
     return safe_str(execution_id)
 
 
+def _object_id(text: str) -> ObjectId | None:
+    """``ObjectId(text)`` when ``text`` is 24 hex digits, else None (parsed once, not validated first)."""
+    if len(text) != 24:
+        return None
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        return None
+    return ObjectId(raw) if len(raw) == 12 else None  # fromhex skips spaces: "00 11 …" is not an ObjectId
+
+
 def _timestamp(nanoseconds: int | None) -> datetime:
     if nanoseconds is None:
-        return datetime.now(timezone.utc)
-    # BSON dates hold milliseconds; going through microseconds keeps float rounding out of it.
-    return _EPOCH + timedelta(microseconds=(nanoseconds // 1_000_000) * 1000)
+        return datetime.now(_UTC)
+    # BSON dates hold milliseconds. A float of epoch seconds is exact to well under half a microsecond
+    # until 2106, and fromtimestamp rounds to the nearest microsecond: the milliseconds come back exact.
+    return datetime.fromtimestamp((nanoseconds // 1_000_000) / 1000, _UTC)
 
 
 def _message(body: Any, max_bytes: int) -> str:
@@ -297,9 +314,7 @@ def _message(body: Any, max_bytes: int) -> str:
 
 def _record_id(attributes: Mapping[str, Any]) -> ObjectId:
     uid = attributes.get(RECORD_UID)
-    if type(uid) is str and len(uid) == 24 and ObjectId.is_valid(uid):
-        return ObjectId(uid)
-    return ObjectId()
+    return (_object_id(uid) if type(uid) is str else None) or ObjectId()
 
 
 def _metadata(
@@ -358,7 +373,7 @@ def record_documents(
     category = sanitizer.text(record_category(record))
     metadata["category"] = category
     timestamp = _timestamp(log.timestamp if log.timestamp is not None else log.observed_timestamp)
-    severity = int(log.severity_number.value) if log.severity_number is not None else None
+    severity = int(log.severity_number._value_) if log.severity_number is not None else None
     level = level_name(severity, log.severity_text)
     key = execution_key(execution_id)
     entry: dict[str, Any] = {"timestamp": timestamp, "level": level, "message": message, "metadata": metadata}
@@ -382,8 +397,8 @@ def record_documents(
         history["traceId"] = format_trace_id(log.trace_id)
     if log.span_id:
         history["spanId"] = format_span_id(log.span_id)
-    exception = {name: sanitizer.value(attributes[attr]) for attr, name in _EXCEPTION_KEYS if attr in attributes}
-    if exception:
+    if "exception.type" in attributes or "exception.message" in attributes or "exception.stacktrace" in attributes:
+        exception = {name: sanitizer.value(attributes[attr]) for attr, name in _EXCEPTION_KEYS if attr in attributes}
         entry["exception"] = exception
         history["exception"] = exception
     service = record.resource.attributes.get("service.name") if record.resource is not None else None
