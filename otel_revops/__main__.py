@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_revops.cli import main
+from otel_revops._command import main
 
 if __name__ == "__main__":
     main()

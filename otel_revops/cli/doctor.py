@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -135,6 +135,23 @@ def check_entry_points() -> Check:
     return Check(name, "ok", f"exporters {', '.join(EXPORTER_ENTRY_POINTS)} and the {_CONSOLE_SCRIPT} command")
 
 
+def _cannot_append(path: Path) -> str | None:
+    """Why the file exporter could not write ``path`` — found by trying, as it would (permission bits
+    say little to root, or on /proc) — or None when it can. Opening an existing file for append changes
+    nothing; for a new one, a probe file is created and removed in the nearest existing directory."""
+    try:
+        if path.exists():
+            with path.open("ab"):
+                return None
+        existing = path.resolve().parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".otel-revops-doctor-"):
+            return None
+    except OSError as error:
+        return f"cannot be written: {error.strerror or error}" + (f" ({error.filename})" if error.filename else "")
+
+
 def _check_file_sink() -> Check:
     name = "file exporter"
     try:
@@ -143,15 +160,12 @@ def _check_file_sink() -> Check:
         return Check(name, "fail", str(error), "set the variable named above to a number of bytes / files")
     if settings.path is None:
         return Check(name, "skip", "not configured (OTEL_REVOPS_FILE_PATH)")
-    directory = Path(settings.path).resolve().parent
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not os.access(existing, os.W_OK | os.X_OK):
+    problem = _cannot_append(Path(settings.path))
+    if problem is not None:
         return Check(
             name,
             "fail",
-            f"{settings.path}: {existing} is not writable",
+            f"{settings.path}: {problem}",
             "point OTEL_REVOPS_FILE_PATH at a directory this process may write to",
         )
     rotation = (

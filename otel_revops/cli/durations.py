@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["DURATION_HELP", "format_age", "format_duration", "format_milliseconds", "parse_duration"]
+__all__ = ["DURATION_HELP", "Duration", "format_age", "format_duration", "format_milliseconds", "parse_duration"]
 
 #: What a duration looks like, for help texts and error messages.
 DURATION_HELP = "a number and a unit (s, m, h, d, w), e.g. 30s, 5m, 1h, 24h, 30d, 2w"
@@ -15,7 +15,19 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
 
 
-def parse_duration(text: str) -> timedelta:
+class Duration(timedelta):
+    """A duration given on the command line, which remembers how it was typed (``30d`` stays ``30d``)."""
+
+    typed: str
+
+    def __new__(cls, seconds: float, typed: str) -> Duration:
+        """The duration of ``seconds``, typed as ``typed``."""
+        duration = super().__new__(cls, seconds=seconds)
+        duration.typed = typed
+        return duration
+
+
+def parse_duration(text: str) -> Duration:
     """The duration ``text`` names: one or more number+unit parts (``90s``, ``1h30m``), positive.
 
     Raises :class:`ValueError` with a one-line message for anything else.
@@ -25,19 +37,23 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"{text!r} is not a duration: use {DURATION_HELP}")
     seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _PART.findall(cleaned))
     if seconds <= 0:
-        raise ValueError(f"{text!r} is not a duration: it must be longer than zero")
+        raise ValueError(f"{text!r} is not a duration: it must be longer than zero, {DURATION_HELP}")
     if seconds > timedelta.max.total_seconds() / 2:
         raise ValueError(f"{text!r} is too long a duration")
-    return timedelta(seconds=seconds)
+    return Duration(seconds, cleaned)
 
 
 def format_duration(value: timedelta) -> str:
-    """A duration the way it is typed: ``30d``, ``5m``, ``1h30m``, ``90s`` (whole seconds)."""
+    """A duration the way it is typed: ``30d``, ``2w``, ``5m``, ``1h30m``, ``90s`` (whole seconds); weeks
+    only for a whole number of them (``30d``, never ``4w2d``). A :class:`Duration` prints as it was typed."""
+    if isinstance(value, Duration):
+        return value.typed
     remaining = int(value.total_seconds())
     if remaining <= 0:
         return "0s"
     parts = []
-    for unit in ("w", "d", "h", "m", "s"):
+    units = ("w", "d", "h", "m", "s") if remaining % _UNIT_SECONDS["w"] == 0 else ("d", "h", "m", "s")
+    for unit in units:
         size = _UNIT_SECONDS[unit]
         if remaining >= size:
             count, remaining = divmod(remaining, size)

@@ -19,7 +19,7 @@ from otel_revops.cli.errors import EXIT_OK
 from otel_revops.cli.params import DURATION
 from otel_revops.cli.query import execution_summaries_pipeline, history_executions_pipeline
 from otel_revops.cli.render import format_time
-from otel_revops.cli.tables import Column, fit_table
+from otel_revops.cli.tables import Column, fit_table, print_table
 
 __all__ = [
     "FINISHED_STATUSES",
@@ -333,7 +333,7 @@ def executions_command(state: CliState, job_id: str | None, stale: timedelta, li
         scope = f" of job {job_id!r}" if job_id is not None else ""
         state.note(f"no executions{scope} in {store.describe(store.executions)} or {store.describe(store.history)}")
         return EXIT_OK
-    state.out.print(executions_table(state.out, rows, now))
+    print_table(state.out, executions_table(state.out, rows, now))
     stale_count = sum(row.stale for row in rows)
     if stale_count:
         state.out.print(

@@ -49,6 +49,12 @@ class FollowWindow:
         self._forget_old()
         return fresh
 
+    def skip(self, documents: Iterable[Mapping[str, Any]]) -> None:
+        """Remember ``documents`` as printed without printing them (the older ones ``--last`` left out)."""
+        for document in documents:
+            timestamp = document.get("timestamp")
+            self._seen[document.get("_id")] = timestamp if isinstance(timestamp, datetime) else self.origin
+
     def remembered(self) -> int:
         """How many printed ids are kept (bounded by the window)."""
         return len(self._seen)

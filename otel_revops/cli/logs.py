@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import click
 
+from otel_revops._command import catch_interrupts, interrupted
 from otel_revops.cli.app import CliState, pass_state
 from otel_revops.cli.durations import format_age, format_duration
 from otel_revops.cli.errors import EXIT_FAILURE, EXIT_OK, CliError
+from otel_revops.cli.executions import FINISHED_STATUSES
 from otel_revops.cli.follow import FollowWindow
 from otel_revops.cli.params import DURATION, LEVEL
 from otel_revops.cli.query import execution_doc_filter, execution_id_values, history_filter
@@ -28,19 +33,37 @@ _REVERSE = [("timestamp", -1), ("_id", -1)]
 
 
 class _Printer:
-    """Writes rendered records to standard output in the console's format."""
+    """Writes rendered records to standard output in the console's format, until ``stop`` is set."""
 
-    def __init__(self, as_json: bool, glyphs: Glyphs, palette: Palette) -> None:
+    def __init__(self, as_json: bool, glyphs: Glyphs, palette: Palette, stop: threading.Event) -> None:
         self.as_json = as_json
         self.glyphs = glyphs
         self.palette = palette
+        self.stop = stop
         self.count = 0
 
     def print_all(self, documents: Iterable[Mapping[str, Any]]) -> None:
         for document in documents:
+            if self.stop.is_set():
+                break
             sys.stdout.write(render_record(document, json=self.as_json, glyphs=self.glyphs, palette=self.palette))
             self.count += 1
         sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _interrupts_stop() -> Iterator[threading.Event]:
+    """While following, Ctrl-C (SIGINT) sets the event this gives instead of raising wherever the main thread
+    is — inside a MongoDB call too — so that following ends cleanly, with exit code 0, every time (the
+    console script catches it from the process's start: :mod:`otel_revops._command`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+    previous = catch_interrupts()
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _now() -> datetime:
@@ -77,6 +100,27 @@ def last_activity(store: Store, execution_id: str) -> datetime | None:
     return max(candidates) if candidates else None
 
 
+def _finished_status(store: Store, execution_id: str) -> str | None:
+    """The execution document's status when it says the execution ended (``completed``, ``failed``, …)."""
+    document = store.executions.find_one(execution_doc_filter(execution_id), {"status": 1})
+    status = document.get("status") if document is not None else None
+    return status if isinstance(status, str) and status.strip().lower() in FINISHED_STATUSES else None
+
+
+def _wait_until_logged(
+    store: Store, execution_id: str, stale: timedelta, interval: float, stop: threading.Event
+) -> bool:
+    """Wait, up to ``stale``, for an execution not logged yet; False when it did not appear (or Ctrl-C)."""
+    deadline = time.monotonic() + stale.total_seconds()
+    while not stop.is_set():
+        if _exists(store, execution_id):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        stop.wait(min(interval, max(0.0, deadline - time.monotonic())))
+    return False
+
+
 def _follow(
     state: CliState,
     store: Store,
@@ -88,10 +132,17 @@ def _follow(
     stale: timedelta,
     interval: float,
 ) -> int:
-    """Print new records until the execution's last activity is older than ``stale``."""
+    """Print new records until the execution finishes (its status says so) or its last activity is
+    older than ``stale``, or Ctrl-C."""
     started = window.origin
-    pause = threading.Event()
-    while True:
+    stop = printer.stop
+    while not stop.is_set():
+        status = _finished_status(store, execution_id)
+        if status is not None:
+            # Its last batches may still be on their way: one more poll, then stop, as for a finished pod.
+            printer.print_all(window.take(store.history.find(_polled(query, window, since)).sort(_ORDER)))
+            state.note(f"execution {execution_id} is {status}: stopped following")
+            return EXIT_OK
         activity = last_activity(store, execution_id) or started
         age = _now() - activity
         if age > stale:
@@ -100,9 +151,14 @@ def _follow(
                 f"longer than --stale {format_duration(stale)}: stopped following"
             )
             return EXIT_OK
-        pause.wait(interval)
-        polled = {**query, "timestamp": {"$gte": window.start(since)}}
-        printer.print_all(window.take(store.history.find(polled).sort(_ORDER)))
+        if stop.wait(interval):
+            break
+        printer.print_all(window.take(store.history.find(_polled(query, window, since)).sort(_ORDER)))
+    return EXIT_OK
+
+
+def _polled(query: dict[str, Any], window: FollowWindow, since: datetime | None) -> dict[str, Any]:
+    return {**query, "timestamp": {"$gte": window.start(since)}}
 
 
 @click.command("logs")
@@ -140,28 +196,36 @@ def logs_command(
 
     EXECUTION_ID is the id the job ran under: 24 hex digits (an ObjectId) or any string.
     """
-    store = state.store()
-    started = _now()
-    cutoff = started - since if since is not None else None
-    query = history_filter(execution_id, level=level, grep=grep, since=cutoff)
-    palette = ANSI if not as_json and use_colors(sys.stdout, state.color) else PLAIN
-    printer = _Printer(as_json, choose_glyphs(sys.stdout), palette)
-    window = FollowWindow(origin=started)
-    try:
+    with _interrupts_stop() if follow else contextlib.nullcontext(threading.Event()) as stop:
+        store = state.store()
+        started = _now()
+        cutoff = started - since if since is not None else None
+        query = history_filter(execution_id, level=level, grep=grep, since=cutoff)
+        palette = ANSI if not as_json and use_colors(sys.stdout, state.color) else PLAIN
+        printer = _Printer(as_json, choose_glyphs(sys.stdout), palette, stop)
+        window = FollowWindow(origin=started)
         printer.print_all(window.take(_records(store, query, last)))
-        if printer.count == 0:
-            if not _exists(store, execution_id):
+        if follow and last is not None and window.newest is not None:
+            # What --last left out must not come back with the first poll.
+            older = {**query, "timestamp": {"$gte": window.start(cutoff), "$lte": window.newest}}
+            window.skip(store.history.find(older, {"_id": 1, "timestamp": 1}))
+        if printer.count == 0 and not _exists(store, execution_id):
+            if follow:
+                state.note(
+                    f"waiting for execution {execution_id} to be logged (up to --stale {format_duration(stale)})"
+                )
+            if not follow or not _wait_until_logged(store, execution_id, stale, interval, stop):
+                if stop.is_set():
+                    return EXIT_OK
+                waited = f" (waited --stale {format_duration(stale)})" if follow else ""
                 raise CliError(
                     f"no execution {execution_id!r} in {store.describe(store.history)} "
-                    f"or {store.describe(store.executions)}",
+                    f"or {store.describe(store.executions)}{waited}",
                     EXIT_FAILURE,
                 )
-            if not follow:
-                state.note(f"execution {execution_id}: no records match")
+            printer.print_all(window.take(_records(store, query, last)))  # everything stored once it appeared
+        elif printer.count == 0 and not follow:
+            state.note(f"execution {execution_id}: no records match")
         if follow:
             return _follow(state, store, execution_id, query, cutoff, window, printer, stale, interval)
-    except KeyboardInterrupt:
-        if follow:
-            return EXIT_OK
-        raise
     return EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -39,6 +40,13 @@ def _progress(state: CliState) -> Progress:
         transient=True,
         disable=not state.err.is_terminal,
     )
+
+
+def _counting(state: CliState, message: str) -> contextlib.AbstractContextManager[object]:
+    """A spinner on a terminal's standard error while the first count runs (it can take a while)."""
+    if not state.err.is_terminal:
+        return contextlib.nullcontext()
+    return state.err.status(message, spinner="dots")
 
 
 def _delete_history(store: Store, cutoff: datetime, batch_size: int, progress: Progress, total: int) -> int:
@@ -97,10 +105,11 @@ def prune_command(state: CliState, older_than: timedelta, dry_run: bool, batch_s
     """
     store = state.store()
     cutoff = datetime.now(timezone.utc) - older_than
-    old_records = store.history.count_documents(prune_history_filter(cutoff))
-    holders = list(store.executions.find(prune_embedded_filter(cutoff), {"logs.timestamp": 1}))
-    old_entries = sum(count_entries_before(document.get("logs") or [], cutoff) for document in holders)
     scope = f"older than {format_duration(older_than)} (before {format_time(cutoff)}) in {store.database.name}"
+    with _counting(state, f"Counting records {scope}"):
+        old_records = store.history.count_documents(prune_history_filter(cutoff))
+        holders = list(store.executions.find(prune_embedded_filter(cutoff), {"logs.timestamp": 1}))
+        old_entries = sum(count_entries_before(document.get("logs") or [], cutoff) for document in holders)
     if dry_run:
         state.say(f"Dry run, nothing deleted: records {scope}", style="bold")
         state.say(f"  {store.describe(store.history)}: {old_records} history records would be deleted")

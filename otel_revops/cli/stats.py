@@ -24,7 +24,7 @@ from otel_revops.cli.query import (
     timed_durations_pipeline,
 )
 from otel_revops.cli.render import format_time
-from otel_revops.cli.tables import Column, build_table
+from otel_revops.cli.tables import Column, build_table, print_table
 
 __all__ = ["LEVEL_ORDER", "duration_summary", "level_counts", "one_line", "stats_command"]
 
@@ -188,5 +188,5 @@ def stats_command(state: CliState, job_id: str | None, since: timedelta, top: in
         )
     for table in tables:
         state.out.print()
-        state.out.print(table)
+        print_table(state.out, table)
     return EXIT_OK

@@ -1,5 +1,7 @@
 """Tables for the terminal: the columns a reader needs whole (ids, counts, flags) are never shortened;
-on a narrow terminal the optional columns are left out first, then the others wrap."""
+on a narrow terminal the optional columns are left out first, then the others wrap, and when the whole
+columns alone are wider than the terminal the lines are longer than it rather than cut. No line ends
+in spaces."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["Column", "build_table", "fit_table"]
+__all__ = ["Column", "build_table", "fit_table", "print_table"]
 
 Cell = str | Text
 _UNBOUNDED = 100_000
@@ -56,3 +58,14 @@ def fit_table(
         if not optional or natural <= console.width:
             return table
         keep.remove(max(optional, key=lambda i: columns[i].optional))
+
+
+def print_table(console: Console, table: RenderableType) -> None:
+    """Print ``table`` at the console's width, or wider when its whole columns need it; without the
+    spaces that pad each line's last cell."""
+    needed = console.measure(table, options=console.options.update_width(_UNBOUNDED)).minimum
+    options = console.options.update_width(max(console.width, needed))
+    for line in console.render_lines(table, options, pad=False):
+        text = Text.assemble(*((segment.text, segment.style or "") for segment in line if not segment.control))
+        text.rstrip()
+        console.print(text, soft_wrap=True, crop=False)

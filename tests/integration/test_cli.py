@@ -297,13 +297,15 @@ class TestLogs:
 
 
 class OutputReader:
-    """Reads a running process's standard output on a thread, so a test can wait for text with a deadline."""
+    """Reads a running process's standard output (or ``stream``) on a thread, so a test can wait for text
+    with a deadline."""
 
-    def __init__(self, process: subprocess.Popen[str]) -> None:
+    def __init__(self, process: subprocess.Popen[str], stream: Any = None) -> None:
         self._lines: queue.Queue[str] = queue.Queue()
         self.text = ""
-        assert process.stdout is not None
-        self._thread = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
+        stream = stream if stream is not None else process.stdout
+        assert stream is not None
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self._thread.start()
 
     def _pump(self, stream: Any) -> None:
@@ -316,6 +318,10 @@ class OutputReader:
                 self.text += self._lines.get_nowait()
             except queue.Empty:
                 return self.text
+
+    def read(self) -> str:
+        """Everything printed so far."""
+        return self._drain()
 
     def join(self, timeout: float) -> None:
         """Wait for the process's output to end (it has exited or been killed)."""
@@ -405,6 +411,90 @@ class TestFollow:
         assert process.wait(timeout=20) == 0
         output.wait_for("Sync finished")
 
+    def test_last_n_then_only_new_records(
+        self, follow: Callable[..., tuple[subprocess.Popen[str], OutputReader]], mongo_db: Database[Document]
+    ) -> None:
+        """--follow --last 3 prints the newest three, then only records stored after it started, once each."""
+        now = datetime.now(timezone.utc)
+        records = [
+            history(NIGHTLY_RUN, "sync-sf", now - timedelta(seconds=30 - i), "info", f"step {i:02d}") for i in range(10)
+        ]
+        seed(mongo_db, records, [execution_doc(NIGHTLY_RUN, "sync-sf", now, [entry(r) for r in records])])
+        process, output = follow(NIGHTLY_RUN, "--last", "3", "--stale", "1m")
+        output.wait_for("step 09")
+        late = history(NIGHTLY_RUN, "sync-sf", datetime.now(timezone.utc), "info", "step 10")
+        mongo_db.execution_logs.insert_one(late)
+        output.wait_for("step 10")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        printed = [line.split(": ", 1)[1] for line in output.text.splitlines() if "sync-sf" not in line and ": step" in line]
+        assert printed == ["step 07", "step 08", "step 09", "step 10"]
+
+    def test_a_finished_execution_is_printed_and_ends_at_once(
+        self, follow: Callable[..., tuple[subprocess.Popen[str], OutputReader]], mongo_db: Database[Document]
+    ) -> None:
+        """Following an execution whose document says it finished prints what is stored and exits 0, as
+        kubectl logs -f does for a finished pod — however fresh its heartbeat."""
+        now = datetime.now(timezone.utc)
+        record = history(NIGHTLY_RUN, "sync-sf", now, "info", "All done")
+        seed(mongo_db, [record], [execution_doc(NIGHTLY_RUN, "sync-sf", now, [entry(record)], status="completed")])
+        process, output = follow(NIGHTLY_RUN, "--stale", "10m")
+        assert process.wait(timeout=20) == 0
+        output.join(timeout=10)
+        output.wait_for("All done")
+        assert output.text.count("All done") == 1
+        assert process.stderr is not None
+        assert f"execution {NIGHTLY_RUN} is completed: stopped following" in process.stderr.read()
+
+    def test_waits_for_an_execution_not_logged_yet(
+        self, follow: Callable[..., tuple[subprocess.Popen[str], OutputReader]], mongo_db: Database[Document]
+    ) -> None:
+        """An id with no record yet is waited for (up to --stale), then followed."""
+        process, output = follow("run-not-started-yet", "--stale", "1m")
+        OutputReader(process, process.stderr).wait_for("waiting for execution run-not-started-yet")
+        now = datetime.now(timezone.utc)
+        record = history("run-not-started-yet", "sync-sf", now, "info", "First record of the run")
+        seed(mongo_db, [record], [execution_doc("run-not-started-yet", "sync-sf", now, [entry(record)])])
+        output.wait_for("First record of the run")
+        assert process.poll() is None
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+
+    def test_an_execution_that_never_appears_fails_after_stale(
+        self, follow: Callable[..., tuple[subprocess.Popen[str], OutputReader]]
+    ) -> None:
+        """Still nothing once --stale has passed: exit 1, saying how long it waited."""
+        process, _output = follow("never-logged", "--stale", "1s")
+        assert process.wait(timeout=20) == 1
+        assert process.stderr is not None
+        assert "no execution 'never-logged'" in (error := process.stderr.read()) and "waited --stale 1s" in error
+
+    def test_ctrl_c_always_exits_0_without_a_traceback(
+        self, follow: Callable[..., tuple[subprocess.Popen[str], OutputReader]], mongo_db: Database[Document]
+    ) -> None:
+        """SIGINT at each stage of following — waiting for the execution to appear, just after its first
+        records, between later polls — ends it with exit code 0 and nothing on standard error but notes."""
+        results = []
+        for attempt in range(9):
+            execution = f"run-{attempt}"
+            process, output = follow(execution, "--stale", "1m")
+            notes = OutputReader(process, process.stderr)
+            notes.wait_for(f"waiting for execution {execution}")
+            stage = attempt % 3
+            if stage > 0:
+                now = datetime.now(timezone.utc)
+                first = history(execution, "sync-sf", now, "info", "Running")
+                seed(mongo_db, [first], [execution_doc(execution, "sync-sf", now + timedelta(hours=1), [entry(first)])])
+                output.wait_for("Running")
+            if stage > 1:
+                later = history(execution, "sync-sf", datetime.now(timezone.utc), "info", "Later poll")
+                mongo_db.execution_logs.insert_one(later)
+                output.wait_for("Later poll")
+            process.send_signal(signal.SIGINT)
+            code = process.wait(timeout=10)
+            notes.join(timeout=10)
+            results.append((stage, code, "Traceback" in notes.read()))
+        assert results == [(attempt % 3, 0, False) for attempt in range(9)]
 
 def recent_executions(db: Database[Document]) -> dict[str, Any]:
     """Four executions: live, silent for 10 minutes, finished long ago, and live under a string id."""
@@ -439,6 +529,19 @@ def table_rows(stdout: str) -> dict[str, list[str]]:
 
 
 class TestExecutions:
+    def test_long_ids_are_never_cut_and_no_line_ends_in_spaces(self, cli: Cli, mongo_db: Database[Document]) -> None:
+        """At 80 columns (not a terminal) a 70-character execution id is printed whole, lines are not padded."""
+        now = datetime.now(timezone.utc)
+        long_id = "nightly-salesforce-opportunities-sync-2026-12-04T10:00:00Z-attempt-3"
+        record = history(long_id, "sync-salesforce-opportunities-nightly", now, "info", "Started")
+        seed(mongo_db, [record], [execution_doc(long_id, "sync-salesforce-opportunities-nightly", now, [entry(record)])])
+        result = cli("executions")
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert any(line.startswith(long_id + " ") for line in lines), result.stdout
+        assert "sync-salesforce-opportunities-nightly" in result.stdout
+        assert [line for line in lines if line != line.rstrip()] == []
+
     def test_lists_recent_executions_and_flags_the_stale_one(self, cli: Cli, mongo_db: Database[Document]) -> None:
         """Newest heartbeat first, with job, counts and ages; only the running one silent for 10m is STALE."""
         ids = recent_executions(mongo_db)
@@ -645,7 +748,7 @@ class TestStats:
         ]
 
         table = cli("stats").stdout
-        assert table.startswith(f"12 records in {mongo_db.name}.execution_logs in the last 1d")
+        assert table.startswith(f"12 records in {mongo_db.name}.execution_logs in the last 24h")
         assert "Most frequent errors" in table
         assert any(line.split()[:3] == ["3", "2", now.strftime("%Y-%m-%d")] for line in table.splitlines())
 
@@ -754,6 +857,54 @@ class TestPrune:
         again = cli("prune", "--older-than", "30d")
         assert f"{mongo_db.name}.execution_logs: 0 history records deleted" in again.stdout
 
+    def test_echoes_the_duration_as_typed(self, cli: Cli, aged: dict[str, Any]) -> None:
+        """30d is shown as 30d (not 4w2d)."""
+        result = cli("prune", "--older-than", "30d", "--dry-run")
+        assert result.returncode == 0, result.stderr
+        assert "records older than 30d (before " in result.stdout
+
+    def test_zero_says_what_is_allowed(self, cli: Cli) -> None:
+        """0d is refused with the forms a duration may take."""
+        result = cli("prune", "--older-than", "0d")
+        assert result.returncode == 2
+        assert "'0d' is not a duration: it must be longer than zero" in result.stderr
+        assert "a number and a unit (s, m, h, d, w), e.g. 30s, 5m, 1h, 24h, 30d, 2w" in result.stderr
+
+    def test_a_spinner_while_counting_on_a_terminal(self, env: dict[str, str], aged: dict[str, Any]) -> None:
+        """On a terminal, standard error shows a spinner while the records to delete are counted."""
+        import pty
+
+        leader, follower = pty.openpty()
+        try:
+            done = subprocess.run(
+                command("prune", "--older-than", "30d", "--dry-run"),
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=follower,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            os.close(follower)
+            follower = -1
+            terminal = b""
+            while True:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # the other side is closed: everything was read
+                    break
+                if not chunk:
+                    break
+                terminal += chunk
+        finally:
+            if follower >= 0:
+                os.close(follower)
+            os.close(leader)
+        assert done.returncode == 0
+        assert "Counting records older than 30d" in terminal.decode("utf-8", "replace")
+        assert "8 history records would be deleted" in done.stdout
+
 
 class TestEnsureIndexes:
     def test_creates_then_finds_then_retimes(self, cli: Cli, mongo_db: Database[Document]) -> None:
@@ -816,6 +967,22 @@ class TestDoctor:
         bad = cli("doctor", env_extra={"OTEL_REVOPS_LOG_LEVEL": "loud"})
         assert bad.returncode == 1
         assert "FAIL  settings: log_level (OTEL_REVOPS_LOG_LEVEL)='loud' is not valid" in bad.stdout
+
+    def test_file_check_writes_rather_than_asks(self, cli: Cli, tmp_path: Path) -> None:
+        """The file exporter's path is tried for writing: a path under /proc fails even for root; a
+        writable one passes, an existing file is left unchanged and no probe file is left behind."""
+        refused = cli("doctor", env_extra={"OTEL_REVOPS_FILE_PATH": "/proc/otel-revops-doctor/records.jsonl"})
+        line = next(line for line in refused.stdout.splitlines() if "file exporter" in line)
+        assert line.startswith("FAIL  file exporter: /proc/otel-revops-doctor/records.jsonl: cannot be written")
+        existing = tmp_path / "records.jsonl"
+        existing.write_text("kept\n")
+        for path in (existing, tmp_path / "new" / "records.jsonl"):
+            accepted = cli("doctor", env_extra={"OTEL_REVOPS_FILE_PATH": str(path)})
+            assert any(
+                line.startswith(f"OK    file exporter: {path} is writable") for line in accepted.stdout.splitlines()
+            ), accepted.stdout
+        assert existing.read_text() == "kept\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["records.jsonl"]
 
 
 class TestDemo:
