@@ -37,7 +37,7 @@ def parse_duration(text: str) -> Duration:
         raise ValueError(f"{text!r} is not a duration: use {DURATION_HELP}")
     seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _PART.findall(cleaned))
     if seconds <= 0:
-        raise ValueError(f"{text!r} is not a duration: it must be longer than zero, {DURATION_HELP}")
+        raise ValueError(f"{text!r} is not a duration: it must be longer than zero (use {DURATION_HELP})")
     if seconds > timedelta.max.total_seconds() / 2:
         raise ValueError(f"{text!r} is too long a duration")
     return Duration(seconds, cleaned)
