@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ __all__ = ["INT64_BOUND", "cut_text", "plain_value", "safe_repr", "safe_str", "v
 _MAX_DEPTH = 32
 #: Integers ``-INT64_BOUND <= n < INT64_BOUND`` fit a signed 64-bit integer (OTel, BSON).
 INT64_BOUND = 2**63
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def safe_repr(value: Any) -> str:
@@ -32,12 +34,11 @@ def safe_str(value: Any) -> str:
 
 
 def valid_text(text: str) -> str:
-    """``text`` as valid Unicode: lone surrogates (which no UTF-8 encoder accepts) become U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
-    return text
+    """``text`` as valid Unicode: lone surrogates (which no UTF-8 encoder, and so neither OTLP nor BSON,
+    accepts) become U+FFFD."""
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _type_name(value: Any) -> str:

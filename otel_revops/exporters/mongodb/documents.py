@@ -48,7 +48,7 @@ from opentelemetry.trace import format_span_id, format_trace_id
 from otel_revops.attributes import RECORD_UID, user_properties
 from otel_revops.categories import record_category
 from otel_revops.exporters.mongodb.nesting import nested_path, place
-from otel_revops.values import INT64_BOUND, safe_str
+from otel_revops.values import INT64_BOUND, safe_str, valid_text
 
 __all__ = [
     "DEFAULT_MAX_VALUE_BYTES",
@@ -60,7 +60,6 @@ __all__ = [
     "safe_key",
     "truncate_bytes",
     "truncate_text",
-    "valid_text",
 ]
 
 #: Default longest string or bytes value stored (64 KiB).
@@ -74,8 +73,6 @@ _MAX_KEY_CHARS = _MAX_KEY_BYTES // 4
 _SLOT_BYTES = 8
 _OVER_BUDGET = "<omitted: the record is over its size budget>"
 _UNSAFE_KEY = re.compile(r"^\$|[.\x00]")
-# A lone surrogate is a valid ``str`` but has no UTF-8 form: BSON cannot encode it.
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _KEY_REPLACEMENTS = {"$": "\uff04", ".": "\uff0e", "\x00": "\u2400"}
 # Keys repeat from record to record: each is made safe once (held to a bounded number of keys).
 _SAFE_KEYS: dict[str, str] = {}
@@ -84,11 +81,6 @@ _SAFE_KEYS_LIMIT = 4096
 _EXECUTION_KEYS: dict[str, Any] = {}
 _UTC = timezone.utc
 _EXCEPTION_KEYS = (("exception.type", "type"), ("exception.message", "message"), ("exception.stacktrace", "stacktrace"))
-
-
-def valid_text(text: str) -> str:
-    """``text`` with each lone surrogate (which UTF-8, and so BSON, cannot hold) replaced by U+FFFD."""
-    return text if text.isascii() or _SURROGATE.search(text) is None else _SURROGATE.sub("\ufffd", text)
 
 
 def safe_key(key: Any) -> str:
