@@ -59,12 +59,9 @@ def new_record_uid(timestamp: float) -> str:
 
 def user_properties(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     """The user's properties among a record's attributes (drops ``code.*``, ``exception.*`` and the like)."""
-    properties: dict[str, Any] = {}
-    if attributes:
-        for key, value in attributes.items():
-            if not key.startswith(INTERNAL_PREFIXES):
-                properties[key] = value
-    return properties
+    if not attributes:
+        return {}
+    return {k: v for k, v in attributes.items() if not k.startswith(INTERNAL_PREFIXES)}
 
 
 def to_any_value(value: Any, max_length: int | None = None) -> Any:

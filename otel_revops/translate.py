@@ -67,7 +67,7 @@ def to_otel_record(
     ``merged``: ``base`` already holds the record's whole properties, redacted by ``redactor``, in a dict of
     the caller's that becomes the record's attributes."""
     if merged:
-        attributes = as_attributes(dict(base) if not isinstance(base, dict) else base, max_length)
+        attributes = as_attributes(base if isinstance(base, dict) else dict(base), max_length)
     else:
         properties = record_properties(record, base)  # a new dict: redacted and converted in place
         if redactor is not None:
